@@ -54,7 +54,7 @@ type Resource struct {
 	ValidateUpdate func(ctx context.Context, obj, old runtime.Object) field.ErrorList
 
 	// Columns and Cells make the server-side Table used by `kubectl get`.
-	// Cells returns one value per column (the first is the name). Columns
+	// Cells returns one value per column (usually the name first). Columns
 	// with Priority > 0 show only with -o wide.
 	Columns []metav1.TableColumnDefinition
 	Cells   func(obj runtime.Object) []interface{}
@@ -79,6 +79,13 @@ type Resource struct {
 	// options' grace period. Nil means objects are deleted at once (unless
 	// finalizers hold them).
 	GracefulDelete func(obj runtime.Object, opts *metav1.DeleteOptions) bool
+	// PrepareForDelete adjusts an object that a DELETE marks for deletion
+	// (deletionTimestamp set but kept), e.g. a namespace turns Terminating.
+	PrepareForDelete func(obj runtime.Object)
+	// Finalizing reports whether resource-specific finalization still holds
+	// an object marked for deletion, besides metadata.finalizers (namespaces:
+	// spec.finalizers). Nil means nothing does.
+	Finalizing func(obj runtime.Object) bool
 	// DefaultPropagation is the deletion propagation policy when the request
 	// names none. Empty means Background.
 	DefaultPropagation metav1.DeletionPropagation
@@ -150,12 +157,14 @@ type Subresource struct {
 type Objects interface {
 	// Get returns the current object (consistent read).
 	Get(ctx context.Context, namespace, name string) (runtime.Object, error)
-	// Update applies fn to the current object and stores the result, retrying
-	// on conflicting writes. fn must not modify its argument in place if it
-	// returns an error. The result goes through the resource's update rules.
-	Update(ctx context.Context, namespace, name string, fn func(obj runtime.Object) (runtime.Object, error)) (runtime.Object, error)
-	// Delete deletes the object as a DELETE request with opts would.
-	Delete(ctx context.Context, namespace, name string, opts *metav1.DeleteOptions) (runtime.Object, error)
+	// Modify applies fn to (a copy of) the current object and stores the
+	// result, retrying on conflicting writes. System metadata is kept, but
+	// the resource's update strategy and validation are bypassed, as for
+	// Kubernetes' binding subresource: the handler is responsible.
+	Modify(ctx context.Context, namespace, name string, fn func(obj runtime.Object) (runtime.Object, error)) (runtime.Object, error)
+	// Delete deletes the object as a DELETE request with opts would, and
+	// reports whether it is gone (rather than marked for deletion).
+	Delete(ctx context.Context, namespace, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error)
 }
 
 // GroupVersion returns the resource's group and version.

@@ -1,0 +1,37 @@
+package server
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"berth/apiserver/admission"
+	"berth/apiserver/registry/generic"
+)
+
+// admitter runs the admission checks of every write, in order.
+type admitter []generic.Admission
+
+func (a admitter) Admit(ctx context.Context, attrs *generic.Attributes) error {
+	for _, c := range a {
+		if err := c.Admit(ctx, attrs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// admissionChain returns the server's admission checks.
+func (s *Server) admissionChain() generic.Admission {
+	return admitter{
+		&admission.NamespaceLifecycle{Namespaces: namespaceGetter{s}},
+	}
+}
+
+// namespaceGetter reads namespaces through the server's store, which exists
+// only once the resources are wired.
+type namespaceGetter struct{ s *Server }
+
+func (n namespaceGetter) Get(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	return n.s.store("namespaces").Get(ctx, namespace, name)
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config configures a control plane. Every field can come from a flag or
+// from the YAML config file; the JSON names are the file's keys.
+type Config struct {
+	// DataDir holds all state: certificates, etcd's data, kubeconfigs.
+	DataDir string `json:"dataDir"`
+	// Port is the API server's HTTPS port; 0 picks a free one.
+	Port int `json:"port"`
+	// BindAddress is the address the API server listens on.
+	BindAddress string `json:"bindAddress"`
+	// AdvertiseAddress is the address clients and nodes reach the API at;
+	// the admin kubeconfig uses 127.0.0.1.
+	AdvertiseAddress string `json:"advertiseAddress"`
+	// TLSSANs are extra names and addresses for the serving certificate.
+	TLSSANs []string `json:"tlsSANs"`
+	// EtcdEndpoints, if set, use an external etcd cluster instead of the
+	// embedded one.
+	EtcdEndpoints []string `json:"etcdEndpoints"`
+	// EtcdCompactionInterval is how often old etcd revisions are dropped.
+	EtcdCompactionInterval time.Duration `json:"etcdCompactionInterval"`
+	// ServiceCIDR is the range ClusterIPs come from.
+	ServiceCIDR string `json:"serviceCIDR"`
+	// ServiceNodePortRange is the range NodePorts come from, "30000-32767".
+	ServiceNodePortRange string `json:"serviceNodePortRange"`
+	// EventTTL is how long events are kept.
+	EventTTL time.Duration `json:"eventTTL"`
+	// WatchHistory is how many recent events each resource keeps so that
+	// watches can resume.
+	WatchHistory int `json:"watchHistory"`
+	// BookmarkInterval is how often watches that allow it get a bookmark.
+	BookmarkInterval time.Duration `json:"bookmarkInterval"`
+
+	Logger *slog.Logger `json:"-"`
+}
+
+// Defaults fills in unset fields.
+func (c *Config) Defaults() {
+	if c.DataDir == "" {
+		c.DataDir = "/var/lib/berth"
+	}
+	if c.BindAddress == "" {
+		c.BindAddress = "0.0.0.0"
+	}
+	if c.EtcdCompactionInterval == 0 {
+		c.EtcdCompactionInterval = 5 * time.Minute
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = "10.43.0.0/16"
+	}
+	if c.ServiceNodePortRange == "" {
+		c.ServiceNodePortRange = "30000-32767"
+	}
+	if c.EventTTL == 0 {
+		c.EventTTL = time.Hour
+	}
+	if c.WatchHistory == 0 {
+		c.WatchHistory = 2048
+	}
+	if c.BookmarkInterval == 0 {
+		c.BookmarkInterval = time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d: must be between 0 and 65535", c.Port))
+	}
+	if net.ParseIP(c.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("bindAddress %q: not an IP address", c.BindAddress))
+	}
+	if c.AdvertiseAddress != "" && net.ParseIP(c.AdvertiseAddress) == nil {
+		errs = append(errs, fmt.Errorf("advertiseAddress %q: not an IP address", c.AdvertiseAddress))
+	}
+	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
+		errs = append(errs, fmt.Errorf("serviceCIDR: %w", err))
+	}
+	if _, _, err := c.NodePortRange(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.EtcdCompactionInterval < 0 {
+		errs = append(errs, errors.New("etcdCompactionInterval: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// NodePortRange returns the first and last NodePort.
+func (c *Config) NodePortRange() (int, int, error) {
+	lo, hi, ok := strings.Cut(c.ServiceNodePortRange, "-")
+	first, err1 := strconv.Atoi(lo)
+	last, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || first < 1 || last > 65535 || first > last {
+		return 0, 0, fmt.Errorf("serviceNodePortRange %q: want FIRST-LAST, e.g. 30000-32767", c.ServiceNodePortRange)
+	}
+	return first, last, nil
+}
