@@ -52,7 +52,7 @@ type Config struct {
 	// Address is where to listen, e.g. ":6443".
 	Address string
 	// Extra handlers by path prefix (e.g. the registry's /v2/).
-	Extra map[string]http.Handler
+	Extra  map[string]http.Handler
 	Logger *slog.Logger
 }
 

@@ -8,11 +8,11 @@ import (
 	"slices"
 	"strconv"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"berth/apiserver/allocator"
 	"berth/apiserver/registry"
@@ -231,4 +231,3 @@ func portError(name string, path *field.Path, port int32, err error, ports strin
 	}
 	return apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Service").GroupKind(), name, field.ErrorList{fe})
 }
-

@@ -328,3 +328,28 @@ func TestNegotiate(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentRequests(t *testing.T) {
+	h, _ := newTestHandler(t)
+	var wg sync.WaitGroup
+	codes := make(chan int, 40)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for _, target := range []string{"/openapi/v3", "/openapi/v3/apis/apps/v1", "/openapi/v2", "/openapi/v3/api/v1"} {
+				codes <- get(t, h, target, "Accept-Encoding", "gzip").Code
+			}
+			if i%3 == 0 {
+				h.Invalidate()
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("status %d under concurrent requests", c)
+		}
+	}
+}
