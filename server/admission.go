@@ -21,8 +21,13 @@ func (a admitter) Admit(ctx context.Context, attrs *generic.Attributes) error {
 	return nil
 }
 
-// admissionChain returns the server's admission checks.
-func (s *Server) admissionChain() generic.Admission {
+// mutatingAdmission adjusts writes before validation.
+func (s *Server) mutatingAdmission() generic.Admission {
+	return admitter{admission.ServiceAccount{}}
+}
+
+// validatingAdmission checks writes after validation.
+func (s *Server) validatingAdmission() generic.Admission {
 	return admitter{
 		&admission.NamespaceLifecycle{Namespaces: namespaceGetter{s}},
 	}

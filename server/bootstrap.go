@@ -5,21 +5,109 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 // systemNamespaces exist from the start, as in Kubernetes.
 var systemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
 
-// bootstrap creates what every cluster has from the start.
-func (s *Server) bootstrap(ctx context.Context) error {
+// bootstrapManager is the field manager of objects the server maintains.
+const bootstrapManager = "berth-apiserver"
+
+// bootstrap creates what every cluster has from the start: the system
+// namespaces and the "kubernetes" service pointing at this API server.
+func (s *Server) bootstrap(ctx context.Context, port int) error {
 	nss := s.store("namespaces")
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if _, err := nss.Create(ctx, "", ns, &metav1.CreateOptions{FieldManager: "berth"}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := nss.Create(ctx, "", ns, &metav1.CreateOptions{FieldManager: bootstrapManager}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", name, err)
 		}
+	}
+	return s.kubernetesService(ctx, port)
+}
+
+// kubernetesService makes default/kubernetes, the in-cluster address of the
+// API server, with its Endpoints and EndpointSlice kept at this server's
+// advertised address and port.
+func (s *Server) kubernetesService(ctx context.Context, port int) error {
+	ip, err := firstServiceIP(s.cfg.ServiceCIDR)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{"component": "apiserver", "provider": "kubernetes"}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Type:            corev1.ServiceTypeClusterIP,
+			ClusterIP:       ip.String(),
+			SessionAffinity: corev1.ServiceAffinityNone,
+			Ports: []corev1.ServicePort{{
+				Name: "https", Protocol: corev1.ProtocolTCP, Port: 443, TargetPort: intstr.FromInt32(int32(port)),
+			}},
+		},
+	}
+	if err := s.ensure(ctx, "services", svc, func(cur runtime.Object) runtime.Object {
+		c := cur.(*corev1.Service).DeepCopy()
+		c.Spec.Ports = svc.Spec.Ports
+		return c
+	}); err != nil {
+		return err
+	}
+	addr := s.advertiseIP()
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{discoveryv1.LabelSkipMirror: "true"}},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: addr}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	if err := s.ensure(ctx, "endpoints", ep, func(cur runtime.Object) runtime.Object {
+		c := cur.(*corev1.Endpoints).DeepCopy()
+		c.Subsets = ep.Subsets
+		return c
+	}); err != nil {
+		return err
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{
+			discoveryv1.LabelServiceName: "kubernetes",
+			discoveryv1.LabelManagedBy:   "kube-apiserver",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	return s.ensure(ctx, "endpointslices.discovery.k8s.io", slice, func(cur runtime.Object) runtime.Object {
+		c := cur.(*discoveryv1.EndpointSlice).DeepCopy()
+		c.Endpoints, c.Ports = slice.Endpoints, slice.Ports
+		return c
+	})
+}
+
+// ensure creates obj, or brings the stored object in line with update.
+func (s *Server) ensure(ctx context.Context, resource string, obj runtime.Object, update func(cur runtime.Object) runtime.Object) error {
+	st := s.store(resource)
+	m := obj.(metav1.Object)
+	_, err := st.Create(ctx, m.GetNamespace(), obj.DeepCopyObject(), &metav1.CreateOptions{FieldManager: bootstrapManager})
+	if apierrors.IsAlreadyExists(err) {
+		cur, err := st.Get(ctx, m.GetNamespace(), m.GetName())
+		if err != nil {
+			return err
+		}
+		_, _, err = st.Update(ctx, m.GetNamespace(), m.GetName(), "", update(cur), &metav1.UpdateOptions{FieldManager: bootstrapManager})
+		if err != nil {
+			return fmt.Errorf("update %s %s: %w", resource, m.GetName(), err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create %s %s: %w", resource, m.GetName(), err)
 	}
 	return nil
 }

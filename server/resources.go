@@ -17,7 +17,6 @@ import (
 	"berth/apiserver/registry/core/limitrange"
 	"berth/apiserver/registry/core/namespace"
 	"berth/apiserver/registry/core/node"
-	"berth/apiserver/registry/core/pod"
 	"berth/apiserver/registry/core/resourcequota"
 	"berth/apiserver/registry/core/secret"
 	"berth/apiserver/registry/core/serviceaccount"
@@ -41,7 +40,7 @@ func (s *Server) builtinResources() []*registry.Resource {
 	return []*registry.Resource{
 		// core/v1
 		namespace.Resource(),
-		pod.Resource(),
+		s.podResource(),
 		s.services.resource(),
 		endpoints.Resource(),
 		configmap.Resource(),

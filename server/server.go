@@ -118,15 +118,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	adm := s.admissionChain()
 	for _, r := range s.builtinResources() {
-		st, err := s.newStore(runCtx, feed, client, leases, tc, adm, r)
+		st, err := s.newStore(runCtx, feed, client, leases, tc, r)
 		if err != nil {
 			return err
 		}
 		resources.Add(st)
 	}
-	if err := s.bootstrap(runCtx); err != nil {
+	if err := s.bootstrap(runCtx, port); err != nil {
 		return err
 	}
 
@@ -177,7 +176,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // newStore wires one resource: its etcd store, its watch cache and the
 // generic store that serves it.
-func (s *Server) newStore(ctx context.Context, feed *cache.Feed, client *clientv3.Client, leases *etcd.Leases, tc typeConv, adm generic.Admission, r *registry.Resource) (*generic.Store, error) {
+func (s *Server) newStore(ctx context.Context, feed *cache.Feed, client *clientv3.Client, leases *etcd.Leases, tc typeConv, r *registry.Resource) (*generic.Store, error) {
 	storage := r
 	gr := r.GroupResource()
 	if r.Storage != nil {
@@ -199,7 +198,8 @@ func (s *Server) newStore(ctx context.Context, feed *cache.Feed, client *clientv
 		return nil, fmt.Errorf("watch cache for %s: %w", gr, err)
 	}
 	st, err := generic.New(generic.Config{
-		Resource: r, Storage: c, Prefix: prefix, Scheme: s.scheme, TypeConverter: tc, Admission: adm,
+		Resource: r, Storage: c, Prefix: prefix, Scheme: s.scheme, TypeConverter: tc,
+		Mutation: s.mutatingAdmission(), Admission: s.validatingAdmission(),
 	})
 	if err != nil {
 		return nil, err

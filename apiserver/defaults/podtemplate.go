@@ -38,6 +38,12 @@ func PodSpec(s *corev1.PodSpec) {
 	if s.SchedulerName == "" {
 		s.SchedulerName = corev1.DefaultSchedulerName
 	}
+	// The deprecated serviceAccount field mirrors serviceAccountName, as
+	// Kubernetes' v1 conversion makes it.
+	if s.ServiceAccountName == "" {
+		s.ServiceAccountName = s.DeprecatedServiceAccount
+	}
+	s.DeprecatedServiceAccount = s.ServiceAccountName
 	for i := range s.Volumes {
 		volume(&s.Volumes[i])
 	}

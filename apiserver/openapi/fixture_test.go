@@ -99,6 +99,14 @@ func cronTabSchema() *spec.Schema {
 	spec1 := spec.Schema{}
 	spec1.Type = spec.StringOrArray{"object"}
 	spec1.Properties = map[string]spec.Schema{"cronSpec": *cron, "replicas": *spec.Int64Property()}
+	// What only OpenAPI v3 can say, which /openapi/v2 must drop.
+	port := spec.Schema{}
+	port.AnyOf = []spec.Schema{*spec.Int64Property(), *spec.StringProperty()}
+	port.AddExtension(extIntOrString, true)
+	note := *spec.StringProperty()
+	note.Nullable = true
+	spec1.Properties["port"] = port
+	spec1.Properties["note"] = note
 	s.Properties = map[string]spec.Schema{"spec": spec1}
 	return s
 }

@@ -291,6 +291,22 @@ func TestInvalidate(t *testing.T) {
 	if ct == nil || ct.Properties["spec"].Properties["cronSpec"].Type[0] != "string" || ct.Properties["metadata"].AllOf == nil {
 		t.Fatalf("CronTab schema %+v", ct)
 	}
+	if ct.Properties["spec"].Properties["port"].AnyOf == nil {
+		t.Error("v3 lost the anyOf of a custom schema")
+	}
+	// The v2 document stays parseable with the custom kind in it.
+	pbRec := get(t, h, "/openapi/v2", "Accept", mimeV2Protobuf)
+	pb := &openapi_v2.Document{}
+	if err := proto.Unmarshal(pbRec.Body.Bytes(), pb); pbRec.Code != http.StatusOK || err != nil {
+		t.Fatalf("v2 protobuf with a custom kind: %d %v %s", pbRec.Code, err, pbRec.Body)
+	}
+	found := false
+	for _, d := range pb.GetDefinitions().GetAdditionalProperties() {
+		found = found || d.GetName() == "com.example.stable.v1.CronTabList"
+	}
+	if !found {
+		t.Error("v2 lacks com.example.stable.v1.CronTabList")
+	}
 	patch := doc.Paths.Paths["/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}"].Patch
 	if _, ok := patch.RequestBody.Content["application/strategic-merge-patch+json"]; ok {
 		t.Error("custom resources do not take strategic merge patches")

@@ -133,12 +133,15 @@ func (mb *modelBuilder) customDef(r *Resource) string {
 		return name
 	}
 	s := *r.Schema
+	if !mb.v3 {
+		s = swagger2Schema(s)
+	}
 	s.Extensions = nil
 	for k, v := range r.Schema.Extensions {
 		s.AddExtension(k, v)
 	}
 	props := map[string]spec.Schema{}
-	for k, v := range r.Schema.Properties {
+	for k, v := range s.Properties {
 		props[k] = v
 	}
 	props["apiVersion"] = mb.typeMetaProp("apiVersion")
@@ -150,6 +153,37 @@ func (mb *modelBuilder) customDef(r *Resource) string {
 	s.AddExtension(extGVK, gvkExtension([]schema.GroupVersionKind{r.GVK}))
 	mb.defs[name] = &s
 	return name
+}
+
+// swagger2Schema drops from an OpenAPI v3 schema what Swagger 2.0 cannot
+// say (nullable, oneOf, anyOf, not), as Kubernetes does when it publishes
+// custom resources in /openapi/v2: the v2 document must stay parseable.
+func swagger2Schema(s spec.Schema) spec.Schema {
+	s.Nullable = false
+	s.OneOf, s.AnyOf, s.Not = nil, nil, nil
+	if s.Properties != nil {
+		props := make(map[string]spec.Schema, len(s.Properties))
+		for k, v := range s.Properties {
+			props[k] = swagger2Schema(v)
+		}
+		s.Properties = props
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		item := swagger2Schema(*s.Items.Schema)
+		s.Items = &spec.SchemaOrArray{Schema: &item}
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		v := swagger2Schema(*s.AdditionalProperties.Schema)
+		s.AdditionalProperties = &spec.SchemaOrBool{Allows: true, Schema: &v}
+	}
+	if s.AllOf != nil {
+		all := make([]spec.Schema, len(s.AllOf))
+		for i := range s.AllOf {
+			all[i] = swagger2Schema(s.AllOf[i])
+		}
+		s.AllOf = all
+	}
+	return s
 }
 
 // customListDef defines the list kind of a resource that brings its own

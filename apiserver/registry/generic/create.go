@@ -38,7 +38,7 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 	if generated {
 		m.SetName(generateName(m.GetGenerateName()))
 	}
-	obj, err = s.prepareCreate(ctx, obj, opts.FieldManager, true)
+	obj, err = s.prepareCreate(ctx, obj, opts.FieldManager, true, dryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 
 // prepareCreate fills in system metadata, defaults and prepares a new object,
 // records its managed fields (unless apply did) and validates it.
-func (s *Store) prepareCreate(ctx context.Context, obj runtime.Object, manager string, recordManaged bool) (runtime.Object, error) {
+func (s *Store) prepareCreate(ctx context.Context, obj runtime.Object, manager string, recordManaged, dryRun bool) (runtime.Object, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
@@ -83,6 +83,12 @@ func (s *Store) prepareCreate(ctx context.Context, obj runtime.Object, manager s
 	}
 	if s.res.PrepareForCreate != nil {
 		s.res.PrepareForCreate(ctx, obj)
+	}
+	if s.cfg.Mutation != nil {
+		a := &Attributes{Operation: Create, Resource: s.res, Namespace: m.GetNamespace(), Name: m.GetName(), Object: obj, DryRun: dryRun}
+		if err := s.cfg.Mutation.Admit(ctx, a); err != nil {
+			return nil, err
+		}
 	}
 	if fm := s.field.main; fm != nil && recordManaged {
 		live := s.res.New()
@@ -160,6 +166,7 @@ func (s *Store) checkNamespace(m metav1.Object, namespace string) error {
 	return nil
 }
 
+// admit runs validating admission.
 func (s *Store) admit(ctx context.Context, a *Attributes) error {
 	if s.cfg.Admission == nil {
 		return nil

@@ -21,8 +21,9 @@ import (
 	"berth/store"
 )
 
-// Admission checks (and may adjust) a write before it is stored. It is
-// called after the object is defaulted, prepared and validated.
+// Admission checks or adjusts a write: mutating admission runs after the
+// object is defaulted and prepared, before validation; validating
+// admission runs after validation.
 type Admission interface {
 	Admit(ctx context.Context, a *Attributes) error
 }
@@ -61,7 +62,9 @@ type Config struct {
 	// TypeConverter maps objects to structured-merge-diff values for
 	// server-side apply and managedFields.
 	TypeConverter managedfields.TypeConverter
-	// Admission, if set, checks writes.
+	// Mutation, if set, adjusts writes before validation.
+	Mutation Admission
+	// Admission, if set, checks writes after validation.
 	Admission Admission
 	// Now returns the current time (tests set it).
 	Now func() time.Time

@@ -151,7 +151,7 @@ func (s *Store) update(ctx context.Context, namespace, name string, w write, des
 // prepareCreateFrom prepares an object that an update or apply creates.
 // Server-side apply has recorded the managed fields already.
 func (s *Store) prepareCreateFrom(ctx context.Context, obj runtime.Object, w write) (runtime.Object, error) {
-	return s.prepareCreate(ctx, obj, w.manager, !w.applied)
+	return s.prepareCreate(ctx, obj, w.manager, !w.applied, w.dryRun)
 }
 
 // prepareUpdate applies Kubernetes' update rules to obj, the desired state
@@ -194,6 +194,12 @@ func (s *Store) prepareUpdate(ctx context.Context, obj, cur runtime.Object, w wr
 			if obj, err = keepStatus(obj, cur); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if s.cfg.Mutation != nil && !w.raw {
+		a := &Attributes{Operation: Update, Resource: s.res, Subresource: w.sub, Namespace: m.GetNamespace(), Name: m.GetName(), Object: obj, Old: cur, DryRun: w.dryRun}
+		if err := s.cfg.Mutation.Admit(ctx, a); err != nil {
+			return nil, err
 		}
 	}
 	if fm := s.field.forSubresource(w.sub); fm != nil && !w.applied && !w.raw {
