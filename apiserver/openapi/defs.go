@@ -20,6 +20,8 @@ const (
 	extIntOrString   = "x-kubernetes-int-or-string"
 )
 
+const quantityName = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
 // flavor selects the dialect of the definitions: Swagger 2.0 for
 // /openapi/v2, OpenAPI 3.0 for /openapi/v3. They differ as Kubernetes'
 // documents do: v3 refs live under #/components/schemas and are wrapped in
@@ -122,9 +124,9 @@ func (b *defBuilder) typeDef(t reflect.Type, name string) spec.Schema {
 	var s spec.Schema
 	s.Description = typeDescription(t)
 	if typer, ok := asInterface[openAPITyper](t); ok {
-		if oneOf, ok := asInterface[openAPIV3OneOfTyper](t); ok && b.v3 && t.Name() == "Quantity" {
-			// Kubernetes publishes Quantity as "string or number" in v3
-			// (IntOrString stays a string with format int-or-string).
+		if oneOf, ok := asInterface[openAPIV3OneOfTyper](t); ok && b.v3 && name == quantityName {
+			// Kubernetes publishes Quantity as "string or number" in v3;
+			// IntOrString stays a string with format int-or-string.
 			for _, typ := range oneOf.OpenAPIV3OneOfTypes() {
 				s.OneOf = append(s.OneOf, *new(spec.Schema).Typed(typ, ""))
 			}

@@ -232,7 +232,12 @@ func (c *Cache) Watch(ctx context.Context, prefix string, opts store.WatchOption
 	if opts.SendInitialEvents != nil {
 		initial = *opts.SendInitialEvents
 	}
-	if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
+	if opts.ResourceVersion == "" {
+		// "The most recent" state is what etcd has now: wait for it.
+		if _, err := c.feed.waitFresh(ctx); err != nil {
+			return nil, err
+		}
+	} else if opts.ResourceVersion != "0" {
 		var err error
 		from, err = strconv.ParseInt(opts.ResourceVersion, 10, 64)
 		if err != nil || from < 0 {
