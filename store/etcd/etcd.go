@@ -80,6 +80,8 @@ func (s *Store) Update(ctx context.Context, key string, opts store.UpdateOptions
 	var curObj runtime.Object
 	fromHint := false
 	if hint != nil {
+		// The hint is shared with the cache's readers: work on a copy.
+		hint = hint.DeepCopyObject()
 		if rev, err := versionOf(hint); err == nil && rev > 0 {
 			if data, err := s.encode(hint); err == nil {
 				cur = &mvccpb.KeyValue{Key: []byte(key), Value: data, ModRevision: rev}

@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"fmt"
+	"strconv"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
@@ -31,9 +34,37 @@ func gvr(group, version, resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}
 }
 
+// setField sets the value at path, walking maps (created when missing) and
+// slices (by decimal index).
 func setField(u *unstructured.Unstructured, value any, path ...string) {
-	if err := unstructured.SetNestedField(u.Object, value, path...); err != nil {
-		panic(err)
+	var cur any = u.Object
+	for i, p := range path {
+		last := i == len(path)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				c[p] = value
+				return
+			}
+			next, ok := c[p]
+			if !ok {
+				next = map[string]any{}
+				c[p] = next
+			}
+			cur = next
+		case []any:
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n >= len(c) {
+				panic(fmt.Sprintf("setField: bad index %q in %v", p, path))
+			}
+			if last {
+				c[n] = value
+				return
+			}
+			cur = c[n]
+		default:
+			panic(fmt.Sprintf("setField: cannot walk %v", path))
+		}
 	}
 }
 

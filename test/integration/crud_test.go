@@ -1,0 +1,315 @@
+package integration
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+type tb = testing.TB
+
+// getPath walks maps and (by decimal index) slices.
+func getPath(obj any, path ...string) (any, bool) {
+	cur := obj
+	for _, p := range path {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[p]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// expectNested checks the value at path of an unstructured object.
+func expectNested(t tb, u *unstructured.Unstructured, want any, path ...string) {
+	t.Helper()
+	got, ok := getPath(u.Object, path...)
+	if !ok {
+		t.Errorf("%s %s: %v is missing, want %v", u.GetKind(), u.GetName(), path, want)
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s %s: %v = %#v, want %#v", u.GetKind(), u.GetName(), path, got, want)
+	}
+}
+
+// expectClusterIP checks that ip is in the default service CIDR
+// 10.43.0.0/16.
+func expectClusterIP(t tb, ip string) {
+	t.Helper()
+	var a, b, c, d int
+	if n, _ := fmt.Sscanf(ip, "%d.%d.%d.%d", &a, &b, &c, &d); n != 4 || a != 10 || b != 43 || c > 255 || d > 255 {
+		t.Errorf("clusterIP %q is not in 10.43.0.0/16", ip)
+	}
+}
+
+func resourceClient(s dynamic.Interface, tc resourceCase, ns string) dynamic.ResourceInterface {
+	if tc.namespaced {
+		return s.Resource(tc.gvr).Namespace(ns)
+	}
+	return s.Resource(tc.gvr)
+}
+
+func newObject(tc resourceCase, name, ns string) *unstructured.Unstructured {
+	u := decodeManifest(tc.manifest)
+	u.SetName(name)
+	if tc.namespaced {
+		u.SetNamespace(ns)
+	}
+	return u
+}
+
+// TestCRUD creates, reads, lists, updates, patches and deletes one object
+// of every served resource, and checks the fields the server sets.
+func TestCRUD(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	ns := newNamespace(t, s)
+	for _, tc := range resourceCases() {
+		t.Run(tc.gvr.Resource+"."+tc.gvr.Group, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxFor(t)
+			rc := resourceClient(s.Dynamic, tc, ns)
+			name := "crud-" + tc.gvr.Resource
+			obj := newObject(tc, name, ns)
+			setLabel(obj, "crud", tc.gvr.Resource)
+			before := time.Now().Add(-time.Second).Truncate(time.Second)
+
+			// create
+			created, err := rc.Create(ctx, obj, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			if created.GetAPIVersion() != tc.gvr.GroupVersion().String() || created.GetKind() != tc.kind {
+				t.Errorf("created object is %s %s, want %s %s", created.GetAPIVersion(), created.GetKind(), tc.gvr.GroupVersion(), tc.kind)
+			}
+			if created.GetName() != name {
+				t.Errorf("name %q, want %q", created.GetName(), name)
+			}
+			if tc.namespaced && created.GetNamespace() != ns {
+				t.Errorf("namespace %q, want %q", created.GetNamespace(), ns)
+			}
+			if !tc.namespaced && created.GetNamespace() != "" {
+				t.Errorf("cluster-scoped object has namespace %q", created.GetNamespace())
+			}
+			if created.GetUID() == "" {
+				t.Error("uid not set")
+			}
+			if ts := created.GetCreationTimestamp(); ts.Time.Before(before) || ts.Time.After(time.Now().Add(time.Second)) {
+				t.Errorf("creationTimestamp %v is not now", ts)
+			}
+			rv := rvInt(t, created.GetResourceVersion())
+			if g := created.GetGeneration(); g != tc.generation {
+				t.Errorf("generation %d, want %d", g, tc.generation)
+			}
+			if created.GetDeletionTimestamp() != nil {
+				t.Error("deletionTimestamp set on create")
+			}
+			mf := created.GetManagedFields()
+			if len(mf) != 1 || mf[0].Manager != "integration.test" || mf[0].Operation != metav1.ManagedFieldsOperationUpdate || mf[0].APIVersion != tc.gvr.GroupVersion().String() {
+				t.Errorf("managedFields %+v: want one Update entry of manager integration.test for %s", mf, tc.gvr.GroupVersion())
+			}
+			if tc.check != nil {
+				tc.check(t, created)
+			}
+
+			// get
+			got, err := rc.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("get: %v", err)
+			}
+			if got.GetUID() != created.GetUID() || got.GetResourceVersion() != created.GetResourceVersion() {
+				t.Errorf("get returned uid %s rv %s, want %s %s", got.GetUID(), got.GetResourceVersion(), created.GetUID(), created.GetResourceVersion())
+			}
+			if !reflect.DeepEqual(got.Object, created.Object) {
+				t.Errorf("get differs from create's answer:\n get    %v\n create %v", got.Object, created.Object)
+			}
+
+			// list
+			list, err := rc.List(ctx, metav1.ListOptions{LabelSelector: "crud=" + tc.gvr.Resource})
+			if err != nil {
+				t.Fatalf("list: %v", err)
+			}
+			if len(list.Items) != 1 || list.Items[0].GetUID() != created.GetUID() {
+				t.Errorf("list has %d items, want exactly the created object", len(list.Items))
+			}
+			if list.GetKind() != tc.kind+"List" || list.GetAPIVersion() != tc.gvr.GroupVersion().String() {
+				t.Errorf("list is %s %s, want %s %sList", list.GetAPIVersion(), list.GetKind(), tc.gvr.GroupVersion(), tc.kind)
+			}
+			if lrv := rvInt(t, list.GetResourceVersion()); lrv < rv {
+				t.Errorf("list resourceVersion %d older than the created object's %d", lrv, rv)
+			}
+
+			// update
+			upd := got.DeepCopy()
+			tc.mutate(upd)
+			updated, err := rc.Update(ctx, upd, metav1.UpdateOptions{})
+			if err != nil {
+				t.Fatalf("update: %v", err)
+			}
+			rv2 := rvInt(t, updated.GetResourceVersion())
+			if rv2 <= rv {
+				t.Errorf("update: resourceVersion %d not after %d", rv2, rv)
+			}
+			wantGen := tc.generation
+			if tc.generation > 0 {
+				wantGen++
+			}
+			if updated.GetGeneration() != wantGen {
+				t.Errorf("update: generation %d, want %d", updated.GetGeneration(), wantGen)
+			}
+			if updated.GetUID() != created.GetUID() || !updated.GetCreationTimestamp().Time.Equal(created.GetCreationTimestamp().Time) {
+				t.Error("update changed uid or creationTimestamp")
+			}
+			again, err := rc.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("get after update: %v", err)
+			}
+			if !reflect.DeepEqual(again.Object, updated.Object) {
+				t.Errorf("get after update differs from update's answer:\n get    %v\n update %v", again.Object, updated.Object)
+			}
+
+			// patch
+			patched, err := rc.Patch(ctx, name, types.MergePatchType, []byte(`{"metadata":{"labels":{"patched":"yes"}}}`), metav1.PatchOptions{})
+			if err != nil {
+				t.Fatalf("patch: %v", err)
+			}
+			if patched.GetLabels()["patched"] != "yes" || patched.GetLabels()["crud"] != tc.gvr.Resource {
+				t.Errorf("patch: labels %v", patched.GetLabels())
+			}
+			rv3 := rvInt(t, patched.GetResourceVersion())
+			if rv3 <= rv2 {
+				t.Errorf("patch: resourceVersion %d not after %d", rv3, rv2)
+			}
+			if patched.GetGeneration() != wantGen {
+				t.Errorf("patch of labels: generation %d, want %d", patched.GetGeneration(), wantGen)
+			}
+
+			if tc.status != nil {
+				testStatusSubresource(t, rc, patched, tc)
+			} else {
+				_, err := rc.UpdateStatus(ctx, patched, metav1.UpdateOptions{})
+				expectError(t, err, 404, metav1.StatusReasonNotFound, "the server could not find the requested resource")
+			}
+
+			// delete
+			err = rc.Delete(ctx, name, metav1.DeleteOptions{})
+			if err != nil {
+				t.Fatalf("delete: %v", err)
+			}
+			if tc.gvr.Resource == "namespaces" {
+				// Namespaces are emptied by a controller first.
+				ns, err := rc.Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatalf("get deleted namespace: %v", err)
+				}
+				if ns.GetDeletionTimestamp() == nil {
+					t.Error("deleted namespace has no deletionTimestamp")
+				}
+				expectNested(t, ns, "Terminating", "status", "phase")
+				return
+			}
+			_, err = rc.Get(ctx, name, metav1.GetOptions{})
+			expectError(t, err, 404, metav1.StatusReasonNotFound, apierrors.NewNotFound(tc.gvr.GroupResource(), name).Error())
+			list, err = rc.List(ctx, metav1.ListOptions{LabelSelector: "crud=" + tc.gvr.Resource})
+			if err != nil {
+				t.Fatalf("list: %v", err)
+			}
+			if len(list.Items) != 0 {
+				t.Errorf("list after delete has %d items", len(list.Items))
+			}
+			// A second delete is a 404.
+			err = rc.Delete(ctx, name, metav1.DeleteOptions{})
+			expectError(t, err, 404, metav1.StatusReasonNotFound, apierrors.NewNotFound(tc.gvr.GroupResource(), name).Error())
+		})
+	}
+}
+
+// testStatusSubresource checks that the main resource ignores status and
+// that /status changes only status.
+func testStatusSubresource(t *testing.T, rc dynamic.ResourceInterface, cur *unstructured.Unstructured, tc resourceCase) {
+	t.Helper()
+	ctx := ctxFor(t)
+	oldStatus, _ := getPath(cur.Object, "status")
+	oldSpec, hasSpec := getPath(cur.Object, "spec")
+
+	// A status written through the main resource is ignored.
+	main := cur.DeepCopy()
+	setField(main, tc.status, "status")
+	setLabel(main, "main-update", "yes")
+	out, err := rc.Update(ctx, main, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update with status: %v", err)
+	}
+	if got, _ := getPath(out.Object, "status"); !reflect.DeepEqual(got, oldStatus) {
+		t.Errorf("update of the main resource changed status:\n got  %v\n want %v", got, oldStatus)
+	}
+	if out.GetLabels()["main-update"] != "yes" {
+		t.Error("update with status: label not applied")
+	}
+
+	// /status takes the status and nothing else.
+	st := out.DeepCopy()
+	setField(st, tc.status, "status")
+	if hasSpec {
+		unstructured.RemoveNestedField(st.Object, "spec")
+	}
+	gen := out.GetGeneration()
+	res, err := rc.UpdateStatus(ctx, st, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("update status: %v", err)
+	}
+	for k, v := range tc.status {
+		got, _ := getPath(res.Object, "status", k)
+		if !reflect.DeepEqual(got, v) {
+			t.Errorf("status.%s = %#v after /status update, want %#v", k, got, v)
+		}
+	}
+	if hasSpec {
+		if got, _ := getPath(res.Object, "spec"); !reflect.DeepEqual(got, oldSpec) {
+			t.Errorf("/status update changed spec:\n got  %v\n want %v", got, oldSpec)
+		}
+	}
+	if res.GetGeneration() != gen {
+		t.Errorf("/status update changed generation %d to %d", gen, res.GetGeneration())
+	}
+	if rvInt(t, res.GetResourceVersion()) <= rvInt(t, out.GetResourceVersion()) {
+		t.Error("/status update did not change resourceVersion")
+	}
+	// GET /status returns the whole object.
+	viaStatus, err := rc.Get(ctx, cur.GetName(), metav1.GetOptions{}, "status")
+	if err != nil {
+		t.Fatalf("get status: %v", err)
+	}
+	if viaStatus.GetResourceVersion() != res.GetResourceVersion() || viaStatus.GetKind() != tc.kind {
+		t.Errorf("GET /status: %s rv %s, want %s rv %s", viaStatus.GetKind(), viaStatus.GetResourceVersion(), tc.kind, res.GetResourceVersion())
+	}
+	// Managed fields record the status write under the status subresource.
+	found := slices.ContainsFunc(res.GetManagedFields(), func(e metav1.ManagedFieldsEntry) bool {
+		return e.Subresource == "status" && e.Operation == metav1.ManagedFieldsOperationUpdate
+	})
+	if !found {
+		t.Errorf("managedFields %+v lack the status subresource's entry", res.GetManagedFields())
+	}
+}
