@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -60,6 +61,11 @@ func (s *Server) kubernetesService(ctx context.Context, port int) error {
 		return err
 	}
 	addr := s.advertiseIP()
+	if net.ParseIP(addr).IsLoopback() {
+		// Endpoints may not point at loopback; pods could not reach it.
+		s.cfg.Logger.Warn("no address to advertise the API server at: the kubernetes service has no endpoints", "address", addr)
+		return nil
+	}
 	ep := &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{discoveryv1.LabelSkipMirror: "true"}},
 		Subsets: []corev1.EndpointSubset{{

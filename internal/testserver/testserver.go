@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,13 +29,15 @@ type Server struct {
 	Dynamic    dynamic.Interface
 	stop       func()
 	done       chan error
+	once       sync.Once
+	err        error
 }
 
 // Start runs a control plane for the test; opts adjust its configuration.
 // Set BERTH_TEST_LOG=1 to see its logs.
 func Start(t testing.TB, opts ...func(*server.Config)) *Server {
 	t.Helper()
-	cfg := server.Config{DataDir: t.TempDir(), Port: 0, BindAddress: "127.0.0.1", AdvertiseAddress: "127.0.0.1"}
+	cfg := server.Config{DataDir: t.TempDir(), Port: 0, BindAddress: "127.0.0.1"}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -93,13 +96,16 @@ func Run(cfg server.Config) (*Server, error) {
 	return s, nil
 }
 
-// Stop stops the control plane and waits for it to end.
+// Stop stops the control plane and waits for it to end. Calling it again
+// returns the first result.
 func (s *Server) Stop() error {
-	s.stop()
-	select {
-	case err := <-s.done:
-		return err
-	case <-time.After(30 * time.Second):
-		return context.DeadlineExceeded
-	}
+	s.once.Do(func() {
+		s.stop()
+		select {
+		case s.err = <-s.done:
+		case <-time.After(30 * time.Second):
+			s.err = context.DeadlineExceeded
+		}
+	})
+	return s.err
 }

@@ -144,16 +144,17 @@ const (
 	stopTimeout  = 10 * time.Second
 )
 
-// startServer runs `berth server` on dataDir and waits for /readyz. When
-// the port turns out to be taken (another process grabbed it after
-// freePort), it retries on another one.
-func startServer(t *testing.T, bin, dataDir string, port int) *berthServer {
+// startServer runs `berth server` on dataDir and waits for /readyz; owner
+// (t or a parent of t) kills it at its end if it still runs. When the port
+// turns out to be taken (another process grabbed it after freePort), it
+// retries on another one.
+func startServer(t, owner *testing.T, bin, dataDir string, port int) *berthServer {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		s := &berthServer{bin: bin, dataDir: dataDir, port: port, out: &syncBuffer{}, exited: make(chan struct{})}
 		err := s.start()
 		if err == nil {
-			t.Cleanup(s.kill)
+			owner.Cleanup(s.kill)
 			return s
 		}
 		s.kill()

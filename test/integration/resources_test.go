@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -24,6 +25,9 @@ type resourceCase struct {
 	generation int64
 	// status, for resources with a status subresource, is a valid status.
 	status map[string]any
+	// fixedGeneration: changes other than to a spec leave generation as it
+	// is (no spec to change). labelsBumpGeneration: label changes bump it.
+	fixedGeneration, labelsBumpGeneration bool
 	// scale marks resources with the scale subresource.
 	scale bool
 	// check asserts the defaults of a created object.
@@ -77,26 +81,16 @@ func setLabel(u *unstructured.Unstructured, k, v string) {
 	u.SetLabels(l)
 }
 
-func decodeManifest(s string) *unstructured.Unstructured {
+// decodeManifest parses a YAML object, replacing NS by the namespace.
+func decodeManifest(s, ns string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(s), &u.Object); err != nil {
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(s, "NS", ns)), &u.Object); err != nil {
 		panic(err)
 	}
 	return u
 }
 
-const podSpec = `
-    containers:
-    - name: c
-      image: busybox`
-
-const template = `
-    metadata:
-      labels: {app: x}
-    spec:
-      containers:
-      - name: c
-        image: busybox`
+const template = `{metadata: {labels: {app: x}}, spec: {containers: [{name: c, image: busybox}]}}`
 
 func setTemplateImage(u *unstructured.Unstructured) {
 	c, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
@@ -144,7 +138,8 @@ func resourceCases() []resourceCase {
 			gvr: gvr("", "v1", "services"), kind: "Service", namespaced: true,
 			manifest: `{apiVersion: v1, kind: Service, spec: {ports: [{port: 80}]}}`,
 			mutate:   func(u *unstructured.Unstructured) { setField(u, map[string]any{"app": "x"}, "spec", "selector") },
-			status:   map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "192.0.2.10"}}}},
+			// status.loadBalancer is only for type LoadBalancer.
+			status: map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Ok", "message": "ok", "lastTransitionTime": "2025-01-01T00:00:00Z"}}},
 			check: func(t tb, u *unstructured.Unstructured) {
 				expectNested(t, u, "ClusterIP", "spec", "type")
 				expectNested(t, u, "None", "spec", "sessionAffinity")
@@ -189,7 +184,7 @@ func resourceCases() []resourceCase {
 		},
 		{
 			gvr: gvr("", "v1", "events"), kind: "Event", namespaced: true,
-			manifest: `{apiVersion: v1, kind: Event, involvedObject: {kind: Pod, name: p, apiVersion: v1}, reason: Started, message: started, type: Normal, source: {component: test}}`,
+			manifest: `{apiVersion: v1, kind: Event, involvedObject: {kind: Pod, name: p, namespace: NS, apiVersion: v1}, reason: Started, message: started, type: Normal, source: {component: test}}`,
 			mutate:   func(u *unstructured.Unstructured) { setField(u, int64(2), "count") },
 		},
 		{
@@ -344,7 +339,7 @@ func resourceCases() []resourceCase {
 		},
 		// discovery.k8s.io/v1
 		{
-			gvr: gvr("discovery.k8s.io", "v1", "endpointslices"), kind: "EndpointSlice", namespaced: true, generation: 1,
+			gvr: gvr("discovery.k8s.io", "v1", "endpointslices"), kind: "EndpointSlice", namespaced: true, generation: 1, labelsBumpGeneration: true,
 			manifest: `{apiVersion: discovery.k8s.io/v1, kind: EndpointSlice, addressType: IPv4, endpoints: [{addresses: [10.1.2.3]}], ports: [{port: 80}]}`,
 			mutate:   func(u *unstructured.Unstructured) { setField(u, []any{map[string]any{"port": int64(81)}}, "ports") },
 			check: func(t tb, u *unstructured.Unstructured) {
@@ -354,7 +349,7 @@ func resourceCases() []resourceCase {
 		// events.k8s.io/v1
 		{
 			gvr: gvr("events.k8s.io", "v1", "events"), kind: "Event", namespaced: true,
-			manifest: `{apiVersion: events.k8s.io/v1, kind: Event, eventTime: "2025-01-01T00:00:00.000000Z", reportingController: example.com/test, reportingInstance: test-1, action: Start, reason: Started, type: Normal, note: started, regarding: {kind: Pod, name: p, apiVersion: v1}}`,
+			manifest: `{apiVersion: events.k8s.io/v1, kind: Event, eventTime: "2025-01-01T00:00:00.000000Z", reportingController: example.com/test, reportingInstance: test-1, action: Start, reason: Started, type: Normal, note: started, regarding: {kind: Pod, name: p, namespace: NS, apiVersion: v1}}`,
 			mutate: func(u *unstructured.Unstructured) {
 				setField(u, map[string]any{"count": int64(2), "lastObservedTime": "2025-01-01T00:01:00.000000Z"}, "series")
 			},
@@ -368,7 +363,7 @@ func resourceCases() []resourceCase {
 		},
 		// scheduling.k8s.io/v1
 		{
-			gvr: gvr("scheduling.k8s.io", "v1", "priorityclasses"), kind: "PriorityClass", generation: 1,
+			gvr: gvr("scheduling.k8s.io", "v1", "priorityclasses"), kind: "PriorityClass", generation: 1, fixedGeneration: true,
 			manifest: `{apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, value: 1000}`,
 			mutate:   func(u *unstructured.Unstructured) { setField(u, "changed", "description") },
 			check: func(t tb, u *unstructured.Unstructured) {
