@@ -37,6 +37,8 @@ func (s *Server) validatingAdmission() generic.Admission {
 // only once the resources are wired.
 type namespaceGetter struct{ s *Server }
 
+// Get reads from the watch cache, and from etcd when the cache does not
+// have the namespace yet (it may have just been created).
 func (n namespaceGetter) Get(ctx context.Context, namespace, name string) (runtime.Object, error) {
-	return n.s.store("namespaces").Get(ctx, namespace, name)
+	return n.s.store("namespaces").GetCached(ctx, namespace, name)
 }

@@ -141,6 +141,18 @@ func (c *Cache) Get(ctx context.Context, key string) (runtime.Object, error) {
 	return c.etcd.Get(ctx, key)
 }
 
+// GetCached returns the cache's copy of the object at key, which may lag
+// behind etcd. Callers must not modify it.
+func (c *Cache) GetCached(key string) (runtime.Object, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.items.Get(&entry{key: key})
+	if !ok {
+		return nil, false
+	}
+	return e.obj, true
+}
+
 // Create writes to etcd.
 func (c *Cache) Create(ctx context.Context, key string, obj runtime.Object, ttl int64) (runtime.Object, error) {
 	return c.etcd.Create(ctx, key, obj, ttl)

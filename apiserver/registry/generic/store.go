@@ -125,6 +125,23 @@ func (s *Store) Get(ctx context.Context, namespace, name string) (runtime.Object
 	return s.conv.fromStored(obj)
 }
 
+// cachedGetter is a storage that can answer from memory.
+type cachedGetter interface {
+	GetCached(key string) (runtime.Object, bool)
+}
+
+// GetCached returns the object from the watch cache when it is there (it
+// may lag behind a write just made), else reads it from storage. The
+// result must not be modified.
+func (s *Store) GetCached(ctx context.Context, namespace, name string) (runtime.Object, error) {
+	if c, ok := s.cfg.Storage.(cachedGetter); ok {
+		if obj, ok := c.GetCached(s.key(namespace, name)); ok {
+			return s.conv.fromStored(obj)
+		}
+	}
+	return s.Get(ctx, namespace, name)
+}
+
 // List returns the objects in namespace ("" for all) as a list object.
 func (s *Store) List(ctx context.Context, namespace string, opts *metav1.ListOptions) (runtime.Object, error) {
 	lopts, err := s.listOptions(opts)
