@@ -96,24 +96,35 @@ func (s *Server) kubernetesService(ctx context.Context, port int) error {
 	})
 }
 
-// ensure creates obj, or brings the stored object in line with update.
+// ensure creates obj, or brings the stored object in line with update, as
+// Kubernetes maintains its own service: read first, create only if
+// missing (a create would try to allocate what the stored object holds).
 func (s *Server) ensure(ctx context.Context, resource string, obj runtime.Object, update func(cur runtime.Object) runtime.Object) error {
 	st := s.store(resource)
 	m := obj.(metav1.Object)
-	_, err := st.Create(ctx, m.GetNamespace(), obj.DeepCopyObject(), &metav1.CreateOptions{FieldManager: bootstrapManager})
-	if apierrors.IsAlreadyExists(err) {
+	for attempt := 0; attempt < 3; attempt++ {
 		cur, err := st.Get(ctx, m.GetNamespace(), m.GetName())
+		if apierrors.IsNotFound(err) {
+			_, err = st.Create(ctx, m.GetNamespace(), obj.DeepCopyObject(), &metav1.CreateOptions{FieldManager: bootstrapManager})
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("create %s %s: %w", resource, m.GetName(), err)
+			}
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		_, _, err = st.Update(ctx, m.GetNamespace(), m.GetName(), "", update(cur), &metav1.UpdateOptions{FieldManager: bootstrapManager})
+		if apierrors.IsConflict(err) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("update %s %s: %w", resource, m.GetName(), err)
 		}
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("create %s %s: %w", resource, m.GetName(), err)
-	}
-	return nil
+	return fmt.Errorf("%s %s keeps changing", resource, m.GetName())
 }

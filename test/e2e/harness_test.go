@@ -280,7 +280,6 @@ func (s *berthServer) kill() {
 // the user's ~/.kube.
 type kubectl struct {
 	bin        string
-	minor      int // 27 for kubectl 1.27
 	kubeconfig string
 	cacheDir   string
 	home       string
@@ -457,17 +456,18 @@ func (b *background) expectLine(t *testing.T, want string, timeout time.Duration
 	}
 }
 
-// wait waits for the process to end by itself and returns its error.
-func (b *background) wait(timeout time.Duration) (error, bool) {
+// wait waits up to timeout for the process to end by itself; done tells
+// whether it did, err is then its result.
+func (b *background) wait(timeout time.Duration) (done bool, err error) {
 	go func() {
 		for range b.lines {
 		}
 	}()
 	select {
 	case <-b.done:
-		return b.err, true
+		return true, b.err
 	case <-time.After(timeout):
-		return nil, false
+		return false, nil
 	}
 }
 

@@ -154,7 +154,6 @@ func runScenario(t *testing.T, bin string, minor int) {
 	work := t.TempDir()
 	k := &kubectl{
 		bin:        bin,
-		minor:      minor,
 		kubeconfig: filepath.Join(dataDir, "admin.kubeconfig"),
 		cacheDir:   filepath.Join(work, "cache"),
 		home:       filepath.Join(work, "home"),
@@ -474,7 +473,7 @@ func runScenario(t *testing.T, bin string, minor int) {
 			deleted = append(deleted, fmt.Sprintf("%s %q deleted", kind, name))
 		}
 		k.want(t, deleted, in("delete", "-f", app)...)
-		if err, done := waiter.wait(35 * time.Second); !done || err != nil {
+		if done, err := waiter.wait(35 * time.Second); !done || err != nil {
 			t.Errorf("kubectl wait --for=delete started before the delete: done %v, err %v; stderr:\n%s", done, err, waiter.stderr)
 		}
 		k.ok(t, in("wait", "--for=delete", "deployment/web", "--timeout=30s")...)

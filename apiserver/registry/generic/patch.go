@@ -3,6 +3,7 @@ package generic
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -59,7 +60,7 @@ func (s *Store) Patch(ctx context.Context, namespace, name, sub string, pt types
 			if err != nil {
 				return nil, err
 			}
-			obj, err := s.Decode(ctx, patched, opts.FieldValidation)
+			obj, err := s.decode(ctx, patched, opts.FieldValidation, false)
 			if err != nil {
 				return nil, err
 			}
@@ -157,10 +158,23 @@ func (s *Store) applyPatch(namespace, name, sub string, data []byte, opts *metav
 // duplicate fields as fieldValidation asks: Strict refuses them, Warn (the
 // default) adds warnings, Ignore drops them.
 func (s *Store) Decode(ctx context.Context, data []byte, fieldValidation string) (runtime.Object, error) {
+	return s.decode(ctx, data, fieldValidation, true)
+}
+
+// decode decodes a JSON object; errors of request bodies say which kind
+// could not be handled (wrap), those of patched objects do not, as in
+// Kubernetes.
+func (s *Store) decode(ctx context.Context, data []byte, fieldValidation string, wrap bool) (runtime.Object, error) {
+	fail := func(err error) error {
+		if wrap {
+			return s.decodeError(err)
+		}
+		return apierrors.NewBadRequest(err.Error())
+	}
 	obj := s.res.New()
 	strictErrs, err := sigsjson.UnmarshalStrict(data, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
 	if err != nil {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding %s: %v", s.res.Kind, err))
+		return nil, fail(err)
 	}
 	if len(strictErrs) > 0 {
 		switch fieldValidation {
@@ -169,7 +183,7 @@ func (s *Store) Decode(ctx context.Context, data []byte, fieldValidation string)
 			for i, e := range strictErrs {
 				msgs[i] = e.Error()
 			}
-			return nil, apierrors.NewBadRequest("strict decoding error: " + strings.Join(msgs, ", "))
+			return nil, fail(errors.New("strict decoding error: " + strings.Join(msgs, ", ")))
 		case metav1.FieldValidationIgnore:
 		default:
 			for _, e := range strictErrs {
@@ -190,6 +204,12 @@ func (s *Store) Decode(ctx context.Context, data []byte, fieldValidation string)
 		s.res.Default(obj)
 	}
 	return obj, nil
+}
+
+// decodeError is the 400 a body that does not decode gets, worded as
+// Kubernetes words it.
+func (s *Store) decodeError(err error) error {
+	return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", s.res.Kind, s.res.Version, s.res.Kind, err))
 }
 
 func checkFieldValidation(v string) error {
