@@ -7,6 +7,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"berth/internal/testserver"
 )
@@ -47,6 +49,56 @@ func (l *latencies) quantile(q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// newClients returns one clientset per concurrent client, each with its own
+// connection (a custom dialer keeps client-go from sharing transports), as
+// separate clients would have.
+func newClients(b *testing.B, s *testserver.Server) []kubernetes.Interface {
+	out := make([]kubernetes.Interface, clients)
+	for i := range out {
+		cfg := rest.CopyConfig(s.Rest)
+		cfg.Dial = (&net.Dialer{}).DialContext
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// runClients spreads n operations over the clients, each client running
+// its share one after another, and times each operation.
+func runClients(cs []kubernetes.Interface, n int, op func(c kubernetes.Interface, i int) error) (*latencies, time.Duration, error) {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	l := &latencies{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t := time.Now()
+				if err := op(c, i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				l.add(time.Since(t))
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return nil, 0, err
+	}
+	return l, time.Since(start), nil
+}
 
 // run spreads n operations over the clients, timing each.
 func run(n int, op func(i int) error) (*latencies, time.Duration, error) {

@@ -266,7 +266,13 @@ func (b *defBuilder) fieldSchema(owner string, f field) spec.Schema {
 			def = b.zeroDefault(t, pointer, f.omitEmpty)
 		}
 	}
-	return b.decorate(s, f.doc, def, ext)
+	doc := f.doc
+	if vs, ok := enumOf(t); ok {
+		// A property of an enum type (not a list or map of them) lists the
+		// values in its description too, as Kubernetes' generator does.
+		doc = enumDescription(doc, vs)
+	}
+	return b.decorate(s, doc, def, ext)
 }
 
 // decorate adds a description, a default and extensions to a property
@@ -331,7 +337,11 @@ func (b *defBuilder) valueSchema(t reflect.Type) spec.Schema {
 	}
 	switch t.Kind() {
 	case reflect.String:
-		return *spec.StringProperty()
+		s := *spec.StringProperty()
+		if vs, ok := enumOf(t); ok {
+			s.Enum = enumList(vs)
+		}
+		return s
 	case reflect.Bool:
 		return *spec.BoolProperty()
 	case reflect.Int32, reflect.Int16, reflect.Int8, reflect.Uint16, reflect.Uint8:

@@ -11,9 +11,11 @@
 //
 // Kubernetes generates its definitions at build time; berth derives them at
 // run time from the Go types registered in the scheme (json tags, the
-// generated SwaggerDoc descriptions, the patch struct tags) and from the
+// generated SwaggerDoc descriptions, the patch struct tags), from the
 // structured-merge-diff schema that client-go ships (list and map types,
-// defaults). The documents are built lazily on the first request, cached as
-// encoded bytes, and rebuilt after Invalidate, so resources added at run
-// time (custom resources, which bring their own schema) can be published.
+// defaults) and from the values of the string types marked +enum, which
+// `go generate` reads from the k8s.io/api sources into enums_generated.go.
+// The documents are built lazily on the first request, cached as encoded
+// bytes, and rebuilt after Invalidate, so resources added at run time
+// (custom resources, which bring their own schema) can be published.
 package openapi

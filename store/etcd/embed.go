@@ -62,7 +62,18 @@ func StartEmbedded(ctx context.Context, dir string) (*Embedded, error) {
 		e.Close()
 		return nil, fmt.Errorf("start etcd: not ready after 30s")
 	}
-	return &Embedded{etcd: e, client: v3client.New(e.Server)}, nil
+	client := v3client.New(e.Server)
+	client.KV = serializableKV{client.KV}
+	return &Embedded{etcd: e, client: client}, nil
+}
+
+// serializableKV reads without a raft round: in a single-member cluster a
+// write is acknowledged only once applied, so a serializable read already
+// sees every acknowledged write.
+type serializableKV struct{ clientv3.KV }
+
+func (kv serializableKV) Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	return kv.KV.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
 }
 
 // Client returns the in-process client.
