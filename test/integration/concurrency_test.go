@@ -4,9 +4,11 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -100,6 +102,8 @@ func TestOptimisticConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 		const workers, each = 20, 5
+		// Twenty writers of one object conflict often: retry until done.
+		backoff := wait.Backoff{Steps: 500, Duration: 2 * time.Millisecond, Factor: 1, Jitter: 2}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		conflicts := 0
@@ -109,7 +113,7 @@ func TestOptimisticConcurrency(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range each {
-					err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					err := retry.RetryOnConflict(backoff, func() error {
 						cm, err := cms.Get(ctx, "counter", metav1.GetOptions{})
 						if err != nil {
 							return err

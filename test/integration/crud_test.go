@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 )
 
 type tb = testing.TB
@@ -127,8 +129,8 @@ func TestCRUD(t *testing.T) {
 				t.Error("deletionTimestamp set on create")
 			}
 			mf := created.GetManagedFields()
-			if len(mf) != 1 || mf[0].Manager != "integration.test" || mf[0].Operation != metav1.ManagedFieldsOperationUpdate || mf[0].APIVersion != tc.gvr.GroupVersion().String() {
-				t.Errorf("managedFields %+v: want one Update entry of manager integration.test for %s", mf, tc.gvr.GroupVersion())
+			if len(mf) != 1 || mf[0].Manager != defaultManager() || mf[0].Operation != metav1.ManagedFieldsOperationUpdate || mf[0].APIVersion != tc.gvr.GroupVersion().String() {
+				t.Errorf("managedFields %+v: want one Update entry of manager %s for %s", mf, defaultManager(), tc.gvr.GroupVersion())
 			}
 			if tc.check != nil {
 				tc.check(t, created)
@@ -280,6 +282,12 @@ func contains(got, want any) bool {
 	return reflect.DeepEqual(got, want)
 }
 
+// defaultManager is the field manager of client-go requests that name none:
+// the user agent's first segment, the test binary's name.
+func defaultManager() string {
+	return strings.Split(rest.DefaultKubernetesUserAgent(), "/")[0]
+}
+
 // testStatusSubresource checks that the main resource ignores status and
 // that /status changes only status.
 func testStatusSubresource(t *testing.T, rc dynamic.ResourceInterface, cur *unstructured.Unstructured, tc resourceCase) {
@@ -342,5 +350,54 @@ func testStatusSubresource(t *testing.T, rc dynamic.ResourceInterface, cur *unst
 	})
 	if !found {
 		t.Errorf("managedFields %+v lack the status subresource's entry", res.GetManagedFields())
+	}
+}
+
+// TestCreateOnUpdate checks the resources whose PUT creates a missing
+// object (endpoints, events, leases, services: AllowCreateOnUpdate in their
+// Kubernetes strategies) and that others answer 404.
+func TestCreateOnUpdate(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	ns := newNamespace(t, s)
+	c := httpClient(t, s)
+	byResource := map[string]resourceCase{}
+	for _, tc := range resourceCases() {
+		byResource[tc.gvr.GroupResource().String()] = tc
+	}
+	for _, c2 := range []struct {
+		resource string
+		creates  bool
+	}{
+		{"endpoints", true}, {"events", true}, {"leases.coordination.k8s.io", true}, {"services", true},
+		{"configmaps", false}, {"deployments.apps", false}, {"secrets", false}, {"pods", false},
+	} {
+		tc := byResource[c2.resource]
+		name := "put-" + tc.gvr.Resource
+		obj := newObject(tc, name, ns)
+		body, err := obj.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := "/apis/" + tc.gvr.GroupVersion().String()
+		if tc.gvr.Group == "" {
+			prefix = "/api/v1"
+		}
+		r := do(t, c, s, "PUT", prefix+"/namespaces/"+ns+"/"+tc.gvr.Resource+"/"+name, "application/json", body)
+		if c2.creates {
+			expectRaw(t, r, 201, "", "")
+			got, err := resourceClient(s.Dynamic, tc, ns).Get(ctxFor(t), name, metav1.GetOptions{})
+			if err != nil || got.GetUID() == "" || got.GetCreationTimestamp().Time.IsZero() {
+				t.Fatalf("%s created by PUT: %v", c2.resource, err)
+			}
+			if c2.resource == "services" {
+				ip, _, _ := unstructured.NestedString(got.Object, "spec", "clusterIP")
+				expectClusterIP(t, ip)
+			}
+			// A second PUT updates: 200.
+			expectRaw(t, do(t, c, s, "PUT", prefix+"/namespaces/"+ns+"/"+tc.gvr.Resource+"/"+name, "application/json", body), 200, "", "")
+		} else {
+			expectRaw(t, r, 404, metav1.StatusReasonNotFound, apierrors.NewNotFound(tc.gvr.GroupResource(), name).Error())
+		}
 	}
 }

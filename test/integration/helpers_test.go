@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,25 +77,10 @@ func statusOf(t testing.TB, err error) metav1.Status {
 		t.Fatalf("expected an API error, got success")
 	}
 	var st apierrors.APIStatus
-	if !asAPIStatus(err, &st) {
+	if !errors.As(err, &st) {
 		t.Fatalf("expected an API status error, got %T: %v", err, err)
 	}
 	return st.Status()
-}
-
-func asAPIStatus(err error, out *apierrors.APIStatus) bool {
-	for e := err; e != nil; {
-		if s, ok := e.(apierrors.APIStatus); ok {
-			*out = s
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
 }
 
 // expectError checks an API error's code, reason and (if msg is not empty)
@@ -172,6 +158,12 @@ type rawResponse struct {
 // do sends a request to the server and reads the answer.
 func do(t testing.TB, c *http.Client, s *testserver.Server, method, path, contentType string, body []byte) rawResponse {
 	t.Helper()
+	return doHeaders(t, c, s, method, path, contentType, body, nil)
+}
+
+// doHeaders is do with extra request headers.
+func doHeaders(t testing.TB, c *http.Client, s *testserver.Server, method, path, contentType string, body []byte, headers map[string]string) rawResponse {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctxFor(t), method, s.Rest.Host+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +172,9 @@ func do(t testing.TB, c *http.Client, s *testserver.Server, method, path, conten
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -239,8 +234,14 @@ func poll(t testing.TB, what string, cond func(ctx context.Context) (bool, error
 	}
 }
 
-// nextEvent returns the next event of a watch, failing after a timeout.
+// nextEvent returns the next event of a watch, failing after 10s.
 func nextEvent(t testing.TB, w watch.Interface) watch.Event {
+	t.Helper()
+	return nextEventWithin(t, w, 10*time.Second)
+}
+
+// nextEventWithin returns the next event of a watch, failing after d.
+func nextEventWithin(t testing.TB, w watch.Interface, d time.Duration) watch.Event {
 	t.Helper()
 	select {
 	case ev, ok := <-w.ResultChan():
@@ -248,32 +249,19 @@ func nextEvent(t testing.TB, w watch.Interface) watch.Event {
 			t.Fatalf("watch closed while waiting for an event")
 		}
 		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no watch event within 10s")
+	case <-time.After(d):
+		t.Fatalf("no watch event within %v", d)
 	}
 	return watch.Event{}
 }
 
-// noEvent checks that a watch delivers nothing for a short while. Used only
-// after an event that the server must send after the unexpected ones.
-func noEvent(t testing.TB, w watch.Interface, d time.Duration) {
+func mustDecode(t testing.TB, data []byte) map[string]any {
 	t.Helper()
-	select {
-	case ev, ok := <-w.ResultChan():
-		if ok {
-			t.Errorf("unexpected watch event %s %T", ev.Type, ev.Object)
-		}
-	case <-time.After(d):
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("decode %s: %v", truncate(data), err)
 	}
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return m
 }
 
 func rvInt(t testing.TB, rv string) int64 {

@@ -300,8 +300,10 @@ func resourceCases() []resourceCase {
 		{
 			gvr: gvr("networking.k8s.io", "v1", "ingresses"), kind: "Ingress", namespaced: true, generation: 1,
 			manifest: `{apiVersion: networking.k8s.io/v1, kind: Ingress, spec: {defaultBackend: {service: {name: web, port: {number: 80}}}}}`,
-			mutate:   func(u *unstructured.Unstructured) { setField(u, int64(81), "spec", "defaultBackend", "service", "port", "number") },
-			status:   map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "192.0.2.20"}}}},
+			mutate: func(u *unstructured.Unstructured) {
+				setField(u, int64(81), "spec", "defaultBackend", "service", "port", "number")
+			},
+			status: map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "192.0.2.20"}}}},
 		},
 		{
 			gvr: gvr("networking.k8s.io", "v1", "ingressclasses"), kind: "IngressClass", generation: 1,

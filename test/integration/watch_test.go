@@ -312,7 +312,7 @@ func TestWatch(t *testing.T) {
 		_, err := s.Client.CoreV1().ConfigMaps("default").Watch(ctxFor(t), metav1.ListOptions{SendInitialEvents: ptr.To(true), AllowWatchBookmarks: true})
 		st := expectError(t, err, 422, metav1.StatusReasonInvalid,
 			`ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan`)
-		expectCause(t, st, metav1.CauseType("FieldValueForbidden"), "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+		expectCause(t, st, metav1.CauseTypeForbidden, "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
 	})
 }
 
@@ -433,4 +433,118 @@ func TestWatchBookmarks(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectWatchEvent(t, without, watch.Added, "y")
+}
+
+// TestWatchUnderLoad writes continuously while one watch follows every
+// change and another keeps stopping and resuming from the last
+// resourceVersion it saw: both must see exactly the writes, in order.
+func TestWatchUnderLoad(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	ctx := ctxFor(t)
+	ns := newNamespace(t, s)
+	cms := s.Client.CoreV1().ConfigMaps(ns)
+	list, err := cms.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer follow.Stop()
+
+	const objects, rounds = 5, 40
+	written := make(chan string, objects*(rounds+2))
+	errc := make(chan error, objects)
+	for i := range objects {
+		go func() {
+			name := fmt.Sprintf("load-%d", i)
+			cm, err := cms.Create(ctx, configMap(name, nil), metav1.CreateOptions{})
+			if err != nil {
+				errc <- err
+				return
+			}
+			written <- cm.ResourceVersion
+			for r := range rounds {
+				cm.Data["k"] = fmt.Sprint(r)
+				if cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+					errc <- err
+					return
+				}
+				written <- cm.ResourceVersion
+			}
+			errc <- nil
+		}()
+	}
+	total := objects * (rounds + 1)
+
+	// The resuming watcher.
+	resumed := make(chan []string, 1)
+	go func() {
+		var seen []string
+		rv := list.ResourceVersion
+		for len(seen) < total && ctx.Err() == nil {
+			w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
+			if err != nil {
+				break
+			}
+			for n := 0; n < 37 && len(seen) < total; n++ {
+				ev, ok := <-w.ResultChan()
+				if !ok {
+					break
+				}
+				m := ev.Object.(metav1.Object)
+				seen = append(seen, m.GetResourceVersion())
+				rv = m.GetResourceVersion()
+			}
+			w.Stop()
+		}
+		resumed <- seen
+	}()
+
+	var followed []string
+	for len(followed) < total {
+		ev := nextEvent(t, follow)
+		if ev.Type != watch.Added && ev.Type != watch.Modified {
+			t.Fatalf("unexpected %s event", ev.Type)
+		}
+		followed = append(followed, ev.Object.(*corev1.ConfigMap).ResourceVersion)
+	}
+	for range objects {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(written)
+	want := map[string]bool{}
+	for rv := range written {
+		want[rv] = true
+	}
+	check := func(what string, got []string) {
+		t.Helper()
+		if len(got) != total {
+			t.Errorf("%s saw %d events, want %d", what, len(got), total)
+		}
+		seen := map[string]bool{}
+		var last int64
+		for _, rv := range got {
+			n := rvInt(t, rv)
+			if n <= last {
+				t.Errorf("%s: resourceVersion %d after %d", what, n, last)
+			}
+			last = n
+			if !want[rv] || seen[rv] {
+				t.Errorf("%s: event rv %s unexpected or repeated", what, rv)
+			}
+			seen[rv] = true
+		}
+	}
+	check("following watch", followed)
+	select {
+	case got := <-resumed:
+		check("resuming watch", got)
+	case <-ctx.Done():
+		t.Fatal("resuming watch did not finish")
+	}
 }
