@@ -22,9 +22,6 @@ const (
 	aggregatedV2beta1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 )
 
-// resourceVerbs are the verbs of every resource, as discovery lists them.
-var resourceVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
-
 // subresourceVerbs are the verbs of status and scale.
 var subresourceVerbs = []string{"get", "patch", "update"}
 
@@ -51,7 +48,7 @@ func apiResources(res []*registry.Resource) []metav1.APIResource {
 	for _, r := range res {
 		out = append(out, metav1.APIResource{
 			Name: r.Resource, SingularName: r.Singular, Namespaced: r.Namespaced, Kind: r.Kind,
-			Verbs: resourceVerbs, ShortNames: r.ShortNames, Categories: r.Categories,
+			Verbs: r.Verbs(), ShortNames: r.ShortNames, Categories: r.Categories,
 		})
 		for _, sub := range subresources(r) {
 			out = append(out, metav1.APIResource{
@@ -227,7 +224,7 @@ func aggregated(order []schema.GroupVersion, byGV map[schema.GroupVersion][]*reg
 				ResponseKind:     &metav1.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind},
 				Scope:            scope,
 				SingularResource: r.Singular,
-				Verbs:            resourceVerbs,
+				Verbs:            r.Verbs(),
 				ShortNames:       r.ShortNames,
 				Categories:       r.Categories,
 			}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
 	"berth/apiserver/registry"
@@ -92,6 +93,20 @@ type handler struct {
 func (h *handler) serveMain(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	switch h.info.Verb {
+	case "create":
+		if h.info.Name != "" {
+			return methodNotSupported(h.info.Verb)
+		}
+	case "update", "patch":
+		if h.info.Name == "" {
+			return methodNotSupported(h.info.Verb)
+		}
+	case "deletecollection":
+		if h.res.NoDeleteCollection {
+			return methodNotSupported(h.info.Verb)
+		}
+	}
+	switch h.info.Verb {
 	case "get":
 		out, err := h.s.codecs.negotiate(r, true)
 		if err != nil {
@@ -129,6 +144,9 @@ func (h *handler) serveMain(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		opts.FieldManager = fieldManager(opts.FieldManager, r)
+		if errs := validateWriteOptions(opts.DryRun, opts.FieldManager, opts.FieldValidation); len(errs) > 0 {
+			return apierrors.NewInvalid(optionsKind("CreateOptions"), "", errs)
+		}
 		obj, err := h.decodeBody(r, h.st, opts.FieldValidation)
 		if err != nil {
 			return err
@@ -156,7 +174,13 @@ func (h *handler) serveMain(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if !gone {
-			h.s.writeObject(w, r, http.StatusAccepted, h.res, out, obj)
+			// Kubernetes answers 202 only when the client asked for
+			// cascading deletion with orphanDependents=false.
+			code := http.StatusOK
+			if opts.OrphanDependents != nil && !*opts.OrphanDependents {
+				code = http.StatusAccepted
+			}
+			h.s.writeObject(w, r, code, h.res, out, obj)
 			return nil
 		}
 		h.s.writeObject(w, r, http.StatusOK, h.res, out, h.deleted(obj))
@@ -185,10 +209,10 @@ func (h *handler) serveMain(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// deleted is the answer to a delete that removed an object: pods and
-// namespaces answer with the object, as Kubernetes; others with a Status.
+// deleted is the answer to a delete that removed an object: the object
+// for resources that return it, else a Status.
 func (h *handler) deleted(obj runtime.Object) runtime.Object {
-	if h.res.Group == "" && (h.res.Resource == "pods" || h.res.Resource == "namespaces") {
+	if h.res.ReturnDeletedObject {
 		return obj
 	}
 	details := &metav1.StatusDetails{Name: h.info.Name, Group: h.res.Group, Kind: h.res.Resource}
@@ -212,6 +236,9 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request, sub string) err
 		return err
 	}
 	opts.FieldManager = fieldManager(opts.FieldManager, r)
+	if errs := validateWriteOptions(opts.DryRun, opts.FieldManager, opts.FieldValidation); len(errs) > 0 {
+		return apierrors.NewInvalid(optionsKind("UpdateOptions"), "", errs)
+	}
 	obj, err := h.decodeBody(r, h.st, opts.FieldValidation)
 	if err != nil {
 		return err
@@ -245,6 +272,13 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request, sub string) erro
 		opts.FieldManager = fieldManager(opts.FieldManager, r)
 	} else if opts.Force != nil && !*opts.Force {
 		opts.Force = nil
+	}
+	errs := validateWriteOptions(opts.DryRun, opts.FieldManager, opts.FieldValidation)
+	if opts.Force != nil && pt != types.ApplyPatchType {
+		errs = append(errs, field.Forbidden(field.NewPath("force"), "may not be specified for non-apply patch"))
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(optionsKind("PatchOptions"), "", errs)
 	}
 	data, err := readBody(r)
 	if err != nil {
@@ -469,12 +503,29 @@ func (h *handler) deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) 
 		return nil, err
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
-		if data, err = yaml.YAMLToJSON(data); err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
+		typ, info, err := h.s.codecs.bodyType(r)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal(data, opts); err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
+		switch typ {
+		case mediaProtobuf:
+			// Clients send DeleteOptions of the resource's group version
+			// (client-go's typed clients do); every one is the same type.
+			gvk := h.res.GroupVersion().WithKind("DeleteOptions")
+			if _, _, err := info.Serializer.Decode(data, &gvk, opts); err != nil {
+				return nil, apierrors.NewBadRequest(err.Error())
+			}
+		default:
+			if data, err = yaml.YAMLToJSON(data); err != nil {
+				return nil, apierrors.NewBadRequest(err.Error())
+			}
+			if err := json.Unmarshal(data, opts); err != nil {
+				return nil, apierrors.NewBadRequest(err.Error())
+			}
 		}
+	}
+	if errs := validateDeleteOptions(opts); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(optionsKind("DeleteOptions"), "", errs)
 	}
 	return opts, nil
 }

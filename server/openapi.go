@@ -29,7 +29,7 @@ func openapiResources(resources *apiserver.Resources) func() []openapi.Resource 
 				ListGVK:    r.GroupVersion().WithKind(r.ListKind),
 				Resource:   r.Resource,
 				Namespaced: r.Namespaced,
-				Verbs:      []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"},
+				Verbs:      r.Verbs(),
 			}
 			if r.Status != nil {
 				or.Subresources = append(or.Subresources, openapi.Subresource{Name: "status", GVK: r.GroupVersionKind(), Verbs: []string{"get", "update", "patch"}})

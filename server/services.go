@@ -100,13 +100,13 @@ func (s *services) allocate(ctx context.Context, svc, old *corev1.Service, dryRu
 		case ip == "":
 			got, err := s.ips.AllocateNext(ctx, owner, !dryRun)
 			if err != nil {
-				return fail(ipError(svc.Name, field.NewPath("spec", "clusterIP"), ip, err, s.ips.Describe))
+				return fail(ipError(svc, ip, err, s.ips.Describe))
 			}
 			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = got, []string{got}
 			fresh.ips = append(fresh.ips, got)
 		case !slices.Contains(before.ips, ip):
 			if err := s.claim(ctx, s.ips, ip, owner, dryRun); err != nil {
-				return fail(ipError(svc.Name, field.NewPath("spec", "clusterIPs").Index(0), ip, err, s.ips.Describe))
+				return fail(ipError(svc, ip, err, s.ips.Describe))
 			}
 			fresh.ips = append(fresh.ips, ip)
 		}
@@ -201,13 +201,14 @@ func (s *services) release(ctx context.Context, svc *corev1.Service, a allocatio
 }
 
 // ipError is the 422 Kubernetes answers a ClusterIP it cannot give with.
-func ipError(name string, path *field.Path, ip string, err error, cidr string) error {
+func ipError(svc *corev1.Service, ip string, err error, cidr string) error {
+	name, path := svc.Name, field.NewPath("spec", "clusterIPs")
 	var fe *field.Error
 	switch {
 	case errors.Is(err, allocator.ErrAllocated):
-		fe = field.Invalid(path, ip, "provided IP is already allocated")
+		fe = field.Invalid(path, svc.Spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: provided IP is already allocated", ip))
 	case errors.Is(err, allocator.ErrNotInRange):
-		fe = field.Invalid(path, ip, fmt.Sprintf("provided IP is not in the valid range. The range of valid IPs is %s", cidr))
+		fe = field.Invalid(path, svc.Spec.ClusterIPs, fmt.Sprintf("failed to allocate IP %s: the provided IP (%s) is not in the valid range. The range of valid IPs is %s", ip, ip, cidr))
 	case errors.Is(err, allocator.ErrFull):
 		return apierrors.NewInternalError(fmt.Errorf("failed to allocate a serviceIP: range is full"))
 	default:

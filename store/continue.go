@@ -33,7 +33,7 @@ func EncodeContinue(next, prefix string, rev int64) (string, error) {
 }
 
 // DecodeContinue returns the key to resume a list of prefix from and the
-// revision the list was read at.
+// revision the list was read at (-1: the latest).
 func DecodeContinue(token, prefix string) (next string, rev int64, err error) {
 	data, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
@@ -46,8 +46,10 @@ func DecodeContinue(token, prefix string) (next string, rev int64, err error) {
 	if c.APIVersion != continueVersion {
 		return "", 0, fmt.Errorf("%w: unknown version %q", ErrInvalidContinue, c.APIVersion)
 	}
-	if c.ResourceVersion <= 0 {
-		return "", 0, fmt.Errorf("%w: no resource version", ErrInvalidContinue)
+	// -1 means "at the latest revision": the token a 410 offers to go on
+	// with an inconsistent list.
+	if c.ResourceVersion == 0 || c.ResourceVersion < -1 {
+		return "", 0, fmt.Errorf("%w: incorrect encoded start resourceVersion", ErrInvalidContinue)
 	}
 	if c.StartKey == "" {
 		return "", 0, fmt.Errorf("%w: no start key", ErrInvalidContinue)

@@ -150,6 +150,23 @@ type Codec interface {
 	Decode(data []byte) (runtime.Object, error)
 }
 
+// ContinueExpiredError is the ErrExpired of a continued list whose revision
+// was compacted. Continue resumes the list at the latest revision instead
+// (an inconsistent list), as Kubernetes offers.
+type ContinueExpiredError struct{ Continue string }
+
+func (e *ContinueExpiredError) Error() string { return "continue token expired" }
+func (e *ContinueExpiredError) Unwrap() error { return ErrExpired }
+
+// TooLargeResourceVersionError: a client asked for a revision the store has
+// not reached within the time it waits.
+type TooLargeResourceVersionError struct{ Requested, Current int64 }
+
+func (e *TooLargeResourceVersionError) Error() string {
+	return fmt.Sprintf("Too large resource version: %d, current: %d", e.Requested, e.Current)
+}
+func (e *TooLargeResourceVersionError) Unwrap() error { return ErrUnavailable }
+
 // Errorf wraps a sentinel error with the key it concerns.
 func Errorf(sentinel error, key string) error {
 	return fmt.Errorf("%w: %s", sentinel, key)

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -60,8 +61,14 @@ func (n *NamespaceLifecycle) Admit(ctx context.Context, a *generic.Attributes) e
 	}
 	// Events may still be written while a namespace is being emptied.
 	if ns.Status.Phase == corev1.NamespaceTerminating && !(r.Resource == "events") {
-		return apierrors.NewForbidden(r.GroupResource(), a.Name,
+		err := apierrors.NewForbidden(r.GroupResource(), a.Name,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", a.Namespace))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type:    corev1.NamespaceTerminatingCause,
+			Message: fmt.Sprintf("namespace %s is being terminated", a.Namespace),
+			Field:   "metadata.namespace",
+		})
+		return err
 	}
 	return nil
 }

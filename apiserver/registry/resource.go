@@ -90,6 +90,14 @@ type Resource struct {
 	// names none. Empty means Background.
 	DefaultPropagation metav1.DeletionPropagation
 
+	// ReturnDeletedObject answers a delete that removed the object with the
+	// object rather than a Status, as Kubernetes' storage of pods, services,
+	// service accounts and namespaces does.
+	ReturnDeletedObject bool
+	// NoDeleteCollection: the resource does not serve deletecollection
+	// (namespaces).
+	NoDeleteCollection bool
+
 	// TTL, if set, returns the seconds after which storage drops the object
 	// (events).
 	TTL func(obj runtime.Object) int64
@@ -165,6 +173,15 @@ type Objects interface {
 	// Delete deletes the object as a DELETE request with opts would, and
 	// reports whether it is gone (rather than marked for deletion).
 	Delete(ctx context.Context, namespace, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error)
+}
+
+// Verbs returns the verbs the resource serves, sorted as discovery lists
+// them.
+func (r *Resource) Verbs() []string {
+	if r.NoDeleteCollection {
+		return []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+	}
+	return []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 }
 
 // GroupVersion returns the resource's group and version.

@@ -143,7 +143,7 @@ func (f *Feed) waitRev(ctx context.Context, rev int64) error {
 			}
 			progress.Reset(time.Second)
 		case <-timeout.C:
-			return fmt.Errorf("%w: waiting for revision %d, at %d", store.ErrUnavailable, rev, cur)
+			return &store.TooLargeResourceVersionError{Requested: rev, Current: cur}
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -27,6 +27,9 @@ func (s *Store) List(ctx context.Context, prefix string, opts store.ListOptions)
 		if from, rev, err = store.DecodeContinue(opts.Continue, prefix); err != nil {
 			return nil, err
 		}
+		if rev == -1 {
+			rev = 0
+		}
 	case opts.ResourceVersionMatch == metav1.ResourceVersionMatchExact:
 		var err error
 		if rev, err = strconv.ParseInt(opts.ResourceVersion, 10, 64); err != nil || rev <= 0 {
@@ -50,8 +53,15 @@ func (s *Store) List(ctx context.Context, prefix string, opts store.ListOptions)
 		}
 		resp, err := s.client.Get(ctx, from, getOpts...)
 		if err != nil {
+			if isCompacted(err) && opts.Continue != "" {
+				token, terr := store.EncodeContinue(from, prefix, -1)
+				if terr != nil {
+					return nil, fmt.Errorf("%w: list at %d", store.ErrExpired, rev)
+				}
+				return nil, &store.ContinueExpiredError{Continue: token}
+			}
 			if isCompacted(err) {
-				return nil, fmt.Errorf("%w: list %s at %d", store.ErrExpired, prefix, rev)
+				return nil, fmt.Errorf("%w: list at %d", store.ErrExpired, rev)
 			}
 			return nil, fmt.Errorf("list %s: %w", prefix, err)
 		}

@@ -2,7 +2,6 @@ package generic
 
 import (
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"berth/apiserver/registry"
 )
@@ -27,8 +26,4 @@ func (c *converter) toStored(obj runtime.Object) (runtime.Object, error) {
 		return obj, nil
 	}
 	return c.shared.ToStored(obj)
-}
-
-func fieldErrors(path, detail string) field.ErrorList {
-	return field.ErrorList{field.Forbidden(field.NewPath(path), detail)}
 }

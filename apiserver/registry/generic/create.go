@@ -3,7 +3,6 @@ package generic
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -31,9 +30,6 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 		return nil, err
 	}
 	dryRun := len(opts.DryRun) > 0
-	if err := checkDryRun(opts.DryRun); err != nil {
-		return nil, err
-	}
 	generated := m.GetName() == "" && m.GetGenerateName() != ""
 	if generated {
 		m.SetName(generateName(m.GetGenerateName()))
@@ -54,6 +50,10 @@ func (s *Store) Create(ctx context.Context, namespace string, obj runtime.Object
 	if dryRun {
 		if finish != nil {
 			finish(false)
+		}
+		// A dry run answers as the write would: 409 if the name is taken.
+		if _, err := s.cfg.Storage.Get(ctx, s.key(m.GetNamespace(), m.GetName())); err == nil {
+			return nil, apierrors.NewAlreadyExists(s.qualifiedResource(), m.GetName())
 		}
 		return obj, nil
 	}
@@ -182,13 +182,4 @@ func generateName(base string) string {
 		base = base[:maxBase]
 	}
 	return base + utilrand.String(5)
-}
-
-func checkDryRun(values []string) error {
-	for _, v := range values {
-		if v != metav1.DryRunAll {
-			return apierrors.NewBadRequest(fmt.Sprintf("Invalid dry run value %q; only %q is supported", v, metav1.DryRunAll))
-		}
-	}
-	return nil
 }

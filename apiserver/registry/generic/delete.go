@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"berth/store"
 )
@@ -22,12 +23,6 @@ const deleteAttempts = 5
 // Delete deletes an object. It reports whether the object is gone; it is not
 // when finalizers or a grace period keep it, marked with deletionTimestamp.
 func (s *Store) Delete(ctx context.Context, namespace, name string, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
-	if err := checkDryRun(opts.DryRun); err != nil {
-		return nil, false, err
-	}
-	if opts.OrphanDependents != nil && opts.PropagationPolicy != nil {
-		return nil, false, apierrors.NewBadRequest("orphanDependents and propagationPolicy cannot both be set")
-	}
 	dryRun := len(opts.DryRun) > 0
 	for attempt := 1; ; attempt++ {
 		obj, gone, err := s.deleteOnce(ctx, namespace, name, opts, dryRun)
@@ -111,6 +106,9 @@ func (s *Store) markDeleted(obj runtime.Object, m metav1.Object, graceful bool, 
 	}
 	m.SetDeletionTimestamp(&when)
 	m.SetDeletionGracePeriodSeconds(&grace)
+	if g := m.GetGeneration(); g > 0 {
+		m.SetGeneration(g + 1)
+	}
 	if s.res.PrepareForDelete != nil {
 		s.res.PrepareForDelete(obj)
 	}
@@ -156,16 +154,19 @@ func (s *Store) deleteNow(ctx context.Context, namespace, name, rv string, dryRu
 	return obj, nil
 }
 
+// checkPreconditions refuses a delete whose preconditions do not hold, with
+// Kubernetes' messages (which name the resource by its kind).
 func (s *Store) checkPreconditions(cur runtime.Object, p *metav1.Preconditions) error {
 	if p == nil {
 		return nil
 	}
 	m, _ := meta.Accessor(cur)
+	kind := schema.GroupResource{Group: s.res.Group, Resource: s.res.Kind}
 	if p.UID != nil && *p.UID != m.GetUID() {
-		return apierrors.NewConflict(s.qualifiedResource(), m.GetName(), fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, m.GetUID()))
+		return apierrors.NewConflict(kind, m.GetName(), fmt.Errorf("the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated", *p.UID, m.GetUID()))
 	}
 	if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
-		return apierrors.NewConflict(s.qualifiedResource(), m.GetName(), fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
+		return apierrors.NewConflict(kind, m.GetName(), fmt.Errorf("the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). The object might have been modified", *p.ResourceVersion, m.GetResourceVersion()))
 	}
 	return nil
 }

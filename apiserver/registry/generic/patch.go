@@ -28,12 +28,6 @@ import (
 // patch, a merge patch, a strategic merge patch or server-side apply. Only
 // apply creates a missing object; it reports whether it did.
 func (s *Store) Patch(ctx context.Context, namespace, name, sub string, pt types.PatchType, data []byte, opts *metav1.PatchOptions) (runtime.Object, bool, error) {
-	if err := checkDryRun(opts.DryRun); err != nil {
-		return nil, false, err
-	}
-	if err := checkFieldValidation(opts.FieldValidation); err != nil {
-		return nil, false, err
-	}
 	w := write{sub: sub, manager: opts.FieldManager, dryRun: len(opts.DryRun) > 0}
 	var desired desiredFunc
 	switch pt {
@@ -210,13 +204,4 @@ func (s *Store) decode(ctx context.Context, data []byte, fieldValidation string,
 // Kubernetes words it.
 func (s *Store) decodeError(err error) error {
 	return apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", s.res.Kind, s.res.Version, s.res.Kind, err))
-}
-
-func checkFieldValidation(v string) error {
-	switch v {
-	case "", metav1.FieldValidationIgnore, metav1.FieldValidationWarn, metav1.FieldValidationStrict:
-		return nil
-	}
-	return apierrors.NewBadRequest(fmt.Sprintf("fieldValidation %s is invalid: supported values are %s, %s and %s",
-		v, metav1.FieldValidationIgnore, metav1.FieldValidationWarn, metav1.FieldValidationStrict))
 }

@@ -47,9 +47,6 @@ func (s *Store) scaleOf(obj runtime.Object) (*autoscalingv1.Scale, error) {
 
 // UpdateScale sets the desired replicas from a Scale.
 func (s *Store) UpdateScale(ctx context.Context, namespace, name string, sc *autoscalingv1.Scale, opts *metav1.UpdateOptions) (*autoscalingv1.Scale, error) {
-	if err := checkDryRun(opts.DryRun); err != nil {
-		return nil, err
-	}
 	if sc.Name != name {
 		return nil, apierrors.NewBadRequest("the name of the object (" + sc.Name + ") does not match the name on the URL (" + name + ")")
 	}

@@ -9,6 +9,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metainternalvalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -152,10 +154,15 @@ func (s *Store) List(ctx context.Context, namespace string, opts *metav1.ListOpt
 		return nil, apierrors.NewBadRequest("specifying resource version is not allowed when using continue")
 	}
 	res, err := s.cfg.Storage.List(ctx, s.listPrefix(namespace), lopts)
-	if errors.Is(err, store.ErrExpired) && opts.Continue != "" {
-		return nil, apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
-	}
-	if err != nil {
+	var expiredContinue *store.ContinueExpiredError
+	switch {
+	case errors.As(err, &expiredContinue):
+		e := apierrors.NewResourceExpired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+		e.ErrStatus.ListMeta.Continue = expiredContinue.Continue
+		return nil, e
+	case errors.Is(err, store.ErrExpired):
+		return nil, apierrors.NewResourceExpired("The resourceVersion for the provided list is too old.")
+	case err != nil:
 		return nil, s.storeError(err, "")
 	}
 	list := s.res.NewList()
@@ -186,11 +193,6 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metav1.ListOp
 	if err != nil {
 		return nil, err
 	}
-	if opts.SendInitialEvents != nil && *opts.SendInitialEvents {
-		if !opts.AllowWatchBookmarks {
-			return nil, apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "ListOptions"}, "", fieldErrors("allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true"))
-		}
-	}
 	w, err := s.cfg.Storage.Watch(ctx, s.listPrefix(namespace), store.WatchOptions{
 		ResourceVersion:   opts.ResourceVersion,
 		Predicate:         lopts.Predicate,
@@ -216,8 +218,16 @@ func (s *Store) Watch(ctx context.Context, namespace string, opts *metav1.ListOp
 	}), nil
 }
 
-// listOptions turns request options into storage options.
+// listOptions checks request options as Kubernetes' ValidateListOptions
+// does and turns them into storage options.
 func (s *Store) listOptions(opts *metav1.ListOptions) (store.ListOptions, error) {
+	var internal metainternalversion.ListOptions
+	if err := metainternalversion.Convert_v1_ListOptions_To_internalversion_ListOptions(opts, &internal, nil); err != nil {
+		return store.ListOptions{}, apierrors.NewBadRequest(err.Error())
+	}
+	if errs := metainternalvalidation.ValidateListOptions(&internal, true); len(errs) > 0 {
+		return store.ListOptions{}, apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "ListOptions"}, "", errs)
+	}
 	out := store.ListOptions{
 		ResourceVersion:      opts.ResourceVersion,
 		ResourceVersionMatch: opts.ResourceVersionMatch,
@@ -246,13 +256,19 @@ func (s *Store) listOptions(opts *metav1.ListOptions) (store.ListOptions, error)
 }
 
 // checkFieldSelector refuses fields the resource cannot select on, with
-// Kubernetes' message.
+// Kubernetes' messages: resources with selectable fields of their own say
+// "field label not supported", the others list metadata.name and
+// metadata.namespace.
 func (s *Store) checkFieldSelector(sel fields.Selector) error {
 	known := s.fieldSet(s.res.New())
 	for _, r := range sel.Requirements() {
-		if _, ok := known[r.Field]; !ok {
+		if _, ok := known[r.Field]; ok {
+			continue
+		}
+		if s.res.Fields != nil {
 			return apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", r.Field))
 		}
+		return apierrors.NewBadRequest(fmt.Sprintf("%q is not a known field selector: only %q, %q", r.Field, "metadata.name", "metadata.namespace"))
 	}
 	return nil
 }
@@ -304,8 +320,14 @@ func (s *Store) storeError(err error, name string) error {
 		return apierrors.NewBadRequest(err.Error())
 	case errors.Is(err, store.ErrInvalidResourceVersion):
 		return apierrors.NewBadRequest(err.Error())
+	case errors.As(err, new(*store.TooLargeResourceVersionError)):
+		e := apierrors.NewTimeoutError(err.Error(), 1)
+		e.ErrStatus.Details.Causes = append(e.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version",
+		})
+		return e
 	case errors.Is(err, store.ErrUnavailable):
-		return apierrors.NewTimeoutError("Too large resource version: "+err.Error(), 1)
+		return apierrors.NewServiceUnavailable(err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return apierrors.NewTimeoutError(err.Error(), 0)
 	}

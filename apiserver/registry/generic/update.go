@@ -29,9 +29,6 @@ func (s *Store) Update(ctx context.Context, namespace, name, sub string, obj run
 	if err := s.checkNamespace(m, namespace); err != nil {
 		return nil, false, err
 	}
-	if err := checkDryRun(opts.DryRun); err != nil {
-		return nil, false, err
-	}
 	w := write{sub: sub, manager: opts.FieldManager, dryRun: len(opts.DryRun) > 0, createOK: s.res.AllowCreateOnUpdate && sub == ""}
 	return s.update(ctx, namespace, name, w, func(cur runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
@@ -231,7 +228,9 @@ func (s *Store) deletesOnUpdate(obj, cur runtime.Object) bool {
 	if old.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 {
 		return false
 	}
-	if g := old.GetDeletionGracePeriodSeconds(); g == nil || *g != 0 {
+	// Objects waiting out a grace period (pods) go when their deleter says
+	// so, not when an update happens to remove the last finalizer.
+	if g := old.GetDeletionGracePeriodSeconds(); g != nil && *g != 0 {
 		return false
 	}
 	return s.res.Finalizing == nil || !s.res.Finalizing(obj)

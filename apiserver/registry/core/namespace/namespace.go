@@ -20,17 +20,19 @@ import (
 // Resource returns the description of core/v1 namespaces.
 func Resource() *registry.Resource {
 	return &registry.Resource{
-		Version:      "v1",
-		Resource:     "namespaces",
-		Kind:         "Namespace",
-		ListKind:     "NamespaceList",
-		Singular:     "namespace",
-		ShortNames:   []string{"ns"},
-		Namespaced:   false,
-		New:          func() runtime.Object { return &corev1.Namespace{} },
-		NewList:      func() runtime.Object { return &corev1.NamespaceList{} },
-		ValidateName: apimachineryvalidation.ValidateNamespaceName,
-		Default:      func(obj runtime.Object) { Default(obj.(*corev1.Namespace)) },
+		Version:             "v1",
+		Resource:            "namespaces",
+		Kind:                "Namespace",
+		ListKind:            "NamespaceList",
+		Singular:            "namespace",
+		ShortNames:          []string{"ns"},
+		Namespaced:          false,
+		ReturnDeletedObject: true,
+		NoDeleteCollection:  true,
+		New:                 func() runtime.Object { return &corev1.Namespace{} },
+		NewList:             func() runtime.Object { return &corev1.NamespaceList{} },
+		ValidateName:        apimachineryvalidation.ValidateNamespaceName,
+		Default:             func(obj runtime.Object) { Default(obj.(*corev1.Namespace)) },
 		PrepareForCreate: func(_ context.Context, obj runtime.Object) {
 			prepareForCreate(obj.(*corev1.Namespace))
 		},
@@ -69,7 +71,10 @@ func Resource() *registry.Resource {
 		// "kubernetes" through the finalize subresource, and the store then
 		// removes it.
 		PrepareForDelete: func(obj runtime.Object) {
-			obj.(*corev1.Namespace).Status.Phase = corev1.NamespaceTerminating
+			ns := obj.(*corev1.Namespace)
+			ns.Status.Phase = corev1.NamespaceTerminating
+			// A namespace records only when its deletion began.
+			ns.DeletionGracePeriodSeconds = nil
 		},
 		Finalizing: func(obj runtime.Object) bool {
 			return len(obj.(*corev1.Namespace).Spec.Finalizers) > 0

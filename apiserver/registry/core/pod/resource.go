@@ -17,15 +17,16 @@ import (
 // Resource returns the description of core/v1 pods.
 func Resource() *registry.Resource {
 	return &registry.Resource{
-		Group:      "",
-		Version:    "v1",
-		Resource:   "pods",
-		Kind:       "Pod",
-		ListKind:   "PodList",
-		Singular:   "pod",
-		ShortNames: []string{"po"},
-		Categories: []string{"all"},
-		Namespaced: true,
+		Group:               "",
+		Version:             "v1",
+		Resource:            "pods",
+		Kind:                "Pod",
+		ListKind:            "PodList",
+		Singular:            "pod",
+		ShortNames:          []string{"po"},
+		Categories:          []string{"all"},
+		Namespaced:          true,
+		ReturnDeletedObject: true,
 
 		New:     func() runtime.Object { return &corev1.Pod{} },
 		NewList: func() runtime.Object { return &corev1.PodList{} },

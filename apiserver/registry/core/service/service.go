@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -26,14 +27,19 @@ func ResourceWithIPFamilies(families ...corev1.IPFamily) *registry.Resource {
 		families = []corev1.IPFamily{corev1.IPv4Protocol}
 	}
 	return &registry.Resource{
-		Version:      "v1",
-		Resource:     "services",
-		Kind:         "Service",
-		ListKind:     "ServiceList",
-		Singular:     "service",
-		ShortNames:   []string{"svc"},
-		Categories:   []string{"all"},
-		Namespaced:   true,
+		Version:             "v1",
+		Resource:            "services",
+		Kind:                "Service",
+		ListKind:            "ServiceList",
+		Singular:            "service",
+		ShortNames:          []string{"svc"},
+		Categories:          []string{"all"},
+		Namespaced:          true,
+		ReturnDeletedObject: true,
+		Fields: func(obj runtime.Object) fields.Set {
+			svc := obj.(*corev1.Service)
+			return fields.Set{"spec.clusterIP": svc.Spec.ClusterIP, "spec.type": string(svc.Spec.Type)}
+		},
 		New:          func() runtime.Object { return &corev1.Service{} },
 		NewList:      func() runtime.Object { return &corev1.ServiceList{} },
 		ValidateName: apimachineryvalidation.NameIsDNS1035Label,

@@ -14,16 +14,17 @@ import (
 // Resource returns the description of core/v1 service accounts.
 func Resource() *registry.Resource {
 	return &registry.Resource{
-		Version:      "v1",
-		Resource:     "serviceaccounts",
-		Kind:         "ServiceAccount",
-		ListKind:     "ServiceAccountList",
-		Singular:     "serviceaccount",
-		ShortNames:   []string{"sa"},
-		Namespaced:   true,
-		New:          func() runtime.Object { return &corev1.ServiceAccount{} },
-		NewList:      func() runtime.Object { return &corev1.ServiceAccountList{} },
-		ValidateName: apimachineryvalidation.ValidateServiceAccountName,
+		Version:             "v1",
+		Resource:            "serviceaccounts",
+		Kind:                "ServiceAccount",
+		ListKind:            "ServiceAccountList",
+		Singular:            "serviceaccount",
+		ShortNames:          []string{"sa"},
+		Namespaced:          true,
+		ReturnDeletedObject: true,
+		New:                 func() runtime.Object { return &corev1.ServiceAccount{} },
+		NewList:             func() runtime.Object { return &corev1.ServiceAccountList{} },
+		ValidateName:        apimachineryvalidation.ValidateServiceAccountName,
 		PrepareForCreate: func(_ context.Context, obj runtime.Object) {
 			cleanSecretReferences(obj.(*corev1.ServiceAccount))
 		},
