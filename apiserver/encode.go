@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -75,8 +76,9 @@ func (s *Server) encode(w http.ResponseWriter, r *http.Request, code int, out ou
 	if r.URL.Query().Get("pretty") == "true" && out.info.PrettySerializer != nil {
 		ser = out.info.PrettySerializer
 	}
-	var buf bytes.Buffer
-	if err := ser.Encode(obj, &buf); err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	if err := ser.Encode(obj, buf); err != nil {
 		s.cfg.Logger.Error("encode response", "err", err, "type", fmt.Sprintf("%T", obj))
 		if code < 400 {
 			s.writeError(w, r, apierrors.NewInternalError(err))
@@ -97,6 +99,17 @@ func (s *Server) writeBytes(w http.ResponseWriter, r *http.Request, code int, co
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// buffers recycles response buffers: every answer is encoded into one.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 1<<20 {
+		return // keep only ordinary sizes
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // writeError answers with a metav1.Status.

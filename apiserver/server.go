@@ -51,6 +51,9 @@ type Config struct {
 	Listener net.Listener
 	// Address is where to listen, e.g. ":6443".
 	Address string
+	// Profiling serves /debug/pprof to authenticated users, as Kubernetes'
+	// --profiling does.
+	Profiling bool
 	// Extra handlers by path prefix (e.g. the registry's /v2/).
 	Extra  map[string]http.Handler
 	Logger *slog.Logger
@@ -178,6 +181,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request.Inf
 		return
 	case p == "/healthz" || p == "/livez" || p == "/readyz" || strings.HasPrefix(p, "/healthz/") || strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/"):
 		s.serveHealth(w, r)
+		return
+	case strings.HasPrefix(p, "/debug/pprof") && s.cfg.Profiling:
+		servePprof(w, r)
 		return
 	case strings.HasPrefix(p, "/openapi/") && s.cfg.OpenAPI != nil:
 		s.cfg.OpenAPI.ServeHTTP(w, r)

@@ -41,6 +41,11 @@ func freePort(b *testing.B) int {
 func startServer(b *testing.B, bin, dataDir string) (*exec.Cmd, time.Duration) {
 	port := freePort(b)
 	cmd := exec.Command(bin, "server", "--data-dir", dataDir, "--port", strconv.Itoa(port), "--bind-address", "127.0.0.1")
+	// BERTH_BENCH_SERVER_GOGC sets the server's GOGC alone (not the
+	// benchmark's own).
+	if g := os.Getenv("BERTH_BENCH_SERVER_GOGC"); g != "" {
+		cmd.Env = append(os.Environ(), "GOGC="+g)
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

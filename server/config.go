@@ -41,6 +41,8 @@ type Config struct {
 	WatchHistory int `json:"watchHistory"`
 	// BookmarkInterval is how often watches that allow it get a bookmark.
 	BookmarkInterval time.Duration `json:"bookmarkInterval"`
+	// Profiling serves Go profiles at /debug/pprof to authenticated users.
+	Profiling bool `json:"profiling"`
 
 	Logger *slog.Logger `json:"-"`
 }

@@ -141,6 +141,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Version:          Version(),
 		AdvertiseAddress: net.JoinHostPort(s.advertiseIP(), strconv.Itoa(port)),
 		TLS:              certs.serving,
+		Profiling:        s.cfg.Profiling,
 		Listener:         ln,
 		Checks: []apiserver.Check{{Name: "etcd", Check: func(ctx context.Context) error {
 			_, err := client.Get(ctx, "health", clientv3.WithCountOnly())

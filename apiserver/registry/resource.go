@@ -163,7 +163,8 @@ type Subresource struct {
 // Objects reads and writes the objects of one resource. The generic store
 // implements it for subresource handlers.
 type Objects interface {
-	// Get returns the current object (consistent read).
+	// Get returns the current object (consistent read); it must not be
+	// modified.
 	Get(ctx context.Context, namespace, name string) (runtime.Object, error)
 	// Modify applies fn to (a copy of) the current object and stores the
 	// result, retrying on conflicting writes. System metadata is kept, but

@@ -37,7 +37,7 @@ func newVersionCommand() *cobra.Command {
 }
 
 func newServerCommand(args []string) *cobra.Command {
-	cfg := server.Config{DataDir: "/var/lib/berth", Port: 6443, BindAddress: "0.0.0.0", ServiceCIDR: "10.43.0.0/16", ServiceNodePortRange: "30000-32767"}
+	cfg := server.Config{DataDir: "/var/lib/berth", Port: 6443, BindAddress: "0.0.0.0", ServiceCIDR: "10.43.0.0/16", ServiceNodePortRange: "30000-32767", Profiling: true}
 	var configFile, logLevel string
 	fileErr := loadConfig(args, &cfg)
 	cmd := &cobra.Command{
@@ -82,6 +82,7 @@ func addServerFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cfg.ServiceCIDR, "range of ClusterIPs")
 	f.StringVar(&cfg.ServiceNodePortRange, "service-node-port-range", cfg.ServiceNodePortRange, "range of NodePorts")
 	f.DurationVar(&cfg.EventTTL, "event-ttl", cfg.EventTTL, "how long events are kept (default 1h)")
+	f.BoolVar(&cfg.Profiling, "profiling", cfg.Profiling, "serve Go profiles at /debug/pprof (authenticated)")
 }
 
 // loadConfig reads the YAML config file named by --config in args into

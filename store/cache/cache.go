@@ -136,9 +136,20 @@ func (c *Cache) rev() int64 {
 	return max(c.lastRev, c.feed.Rev())
 }
 
-// Get reads the object at key from etcd.
+// Get returns the object at key as etcd has it now: it waits until the
+// cache has caught up with etcd's current revision (which costs a
+// count-only read, no data) and answers from memory. The object is shared
+// with the cache: callers must not modify it (store.Interface's contract).
+// If the cache lags for too long it reads etcd.
 func (c *Cache) Get(ctx context.Context, key string) (runtime.Object, error) {
-	return c.etcd.Get(ctx, key)
+	if _, err := c.feed.waitFresh(ctx); err != nil {
+		return c.etcd.Get(ctx, key)
+	}
+	obj, ok := c.GetCached(key)
+	if !ok {
+		return nil, store.Errorf(store.ErrNotFound, key)
+	}
+	return obj, nil
 }
 
 // GetCached returns the cache's copy of the object at key, which may lag

@@ -67,12 +67,13 @@ type Feed struct {
 	revCh chan struct{} // closed when rev moves
 
 	started chan struct{}
+	revs    *revisionReader
 }
 
 // NewFeed returns a Feed; call Start before registering caches.
 func NewFeed(cfg Config) *Feed {
 	cfg.setDefaults()
-	return &Feed{cfg: cfg, caches: map[string]*Cache{}, revCh: make(chan struct{}), started: make(chan struct{})}
+	return &Feed{cfg: cfg, caches: map[string]*Cache{}, revCh: make(chan struct{}), started: make(chan struct{}), revs: &revisionReader{client: cfg.Client, key: cfg.Root}}
 }
 
 // Start reads etcd's current revision and follows changes from there until
@@ -113,11 +114,11 @@ func (f *Feed) Rev() int64 { return f.rev.Load() }
 // waitFresh waits until the caches have caught up with etcd's current
 // revision, and returns it.
 func (f *Feed) waitFresh(ctx context.Context) (int64, error) {
-	resp, err := f.cfg.Client.Get(ctx, f.cfg.Root, clientv3.WithCountOnly())
+	rev, err := f.revs.current(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("current revision: %w", err)
+		return 0, err
 	}
-	return resp.Header.Revision, f.waitRev(ctx, resp.Header.Revision)
+	return rev, f.waitRev(ctx, rev)
 }
 
 // waitRev waits until every event up to rev has been applied.

@@ -118,7 +118,8 @@ func (s *Store) listPrefix(namespace string) string {
 // qualifiedResource is what error messages name: "deployments.apps".
 func (s *Store) qualifiedResource() schema.GroupResource { return s.res.GroupResource() }
 
-// Get returns the object (a consistent read).
+// Get returns the object (a consistent read). It may be shared with the
+// watch cache: callers must not modify it.
 func (s *Store) Get(ctx context.Context, namespace, name string) (runtime.Object, error) {
 	obj, err := s.cfg.Storage.Get(ctx, s.key(namespace, name))
 	if err != nil {
