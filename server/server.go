@@ -42,6 +42,17 @@ type Server struct {
 	addr      string
 	resources *apiserver.Resources
 	stores    map[string]*generic.Store // by group/resource
+	wiring    *wiring                   // what new stores are built from
+}
+
+// wiring holds what a resource's store is built from, so that resources
+// can be added while the server runs.
+type wiring struct {
+	ctx    context.Context
+	feed   *cache.Feed
+	client *clientv3.Client
+	leases *etcd.Leases
+	tc     typeConv
 }
 
 // New returns a Server for cfg.
@@ -118,12 +129,13 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.wiring = &wiring{ctx: runCtx, feed: feed, client: client, leases: leases, tc: tc}
+	s.mu.Unlock()
 	for _, r := range s.builtinResources() {
-		st, err := s.newStore(runCtx, feed, client, leases, tc, r)
-		if err != nil {
+		if err := s.AddResource(r); err != nil {
 			return err
 		}
-		resources.Add(st)
 	}
 	if err := s.bootstrap(runCtx, port); err != nil {
 		return err
@@ -175,13 +187,36 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
+// AddResource starts serving a resource: its etcd store, its watch cache
+// and the generic store that serves it; discovery and OpenAPI follow at
+// once. It may be called while the server runs (custom resources).
+// Resources without Go types (unstructured objects) get no managedFields.
+func (s *Server) AddResource(r *registry.Resource) error {
+	s.mu.Lock()
+	w := s.wiring
+	s.mu.Unlock()
+	if w == nil {
+		return errors.New("add resource: the server is not running")
+	}
+	tc := w.tc
+	if _, err := s.scheme.New(r.GroupVersionKind()); err != nil {
+		tc = nil
+	}
+	st, err := s.newStore(w.ctx, w.feed, w.client, w.leases, tc, r)
+	if err != nil {
+		return err
+	}
+	s.resources.Add(st)
+	return nil
+}
+
 // newStore wires one resource: its etcd store, its watch cache and the
 // generic store that serves it.
 func (s *Server) newStore(ctx context.Context, feed *cache.Feed, client *clientv3.Client, leases *etcd.Leases, tc typeConv, r *registry.Resource) (*generic.Store, error) {
 	storage := r
 	gr := r.GroupResource()
 	if r.Storage != nil {
-		owner := s.stores[r.Storage.Resource.String()]
+		owner := s.store(r.Storage.Resource.String())
 		if owner == nil {
 			return nil, fmt.Errorf("%s: shared storage %s is not registered before it", gr, r.Storage.Resource)
 		}
@@ -205,13 +240,19 @@ func (s *Server) newStore(ctx context.Context, feed *cache.Feed, client *clientv
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
 	s.stores[r.GroupResource().String()] = st
+	s.mu.Unlock()
 	return st, nil
 }
 
 // store returns the generic store of a group/resource such as "namespaces"
 // or "deployments.apps".
-func (s *Server) store(groupResource string) *generic.Store { return s.stores[groupResource] }
+func (s *Server) store(groupResource string) *generic.Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stores[groupResource]
+}
 
 // connectEtcd starts the embedded etcd or connects to the external one.
 func (s *Server) connectEtcd(ctx context.Context) (*clientv3.Client, func(), error) {

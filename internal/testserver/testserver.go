@@ -22,6 +22,8 @@ import (
 
 // Server is a running control plane.
 type Server struct {
+	// Server is the control plane itself.
+	Server     *server.Server
 	Config     server.Config
 	Kubeconfig string
 	Rest       *rest.Config
@@ -84,7 +86,7 @@ func Run(cfg server.Config) (*Server, error) {
 		return nil, err
 	}
 	restCfg.QPS, restCfg.Burst = -1, 0 // no client-side rate limit
-	s := &Server{Config: cfg, Kubeconfig: srv.KubeconfigPath(), Rest: restCfg, stop: cancel, done: done}
+	s := &Server{Server: srv, Config: cfg, Kubeconfig: srv.KubeconfigPath(), Rest: restCfg, stop: cancel, done: done}
 	if s.Client, err = kubernetes.NewForConfig(restCfg); err != nil {
 		cancel()
 		return nil, err
