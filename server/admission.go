@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"berth/apiserver/admission"
@@ -23,7 +25,11 @@ func (a admitter) Admit(ctx context.Context, attrs *generic.Attributes) error {
 
 // mutatingAdmission adjusts writes before validation.
 func (s *Server) mutatingAdmission() generic.Admission {
-	return admitter{admission.ServiceAccount{}}
+	return admitter{
+		admission.ServiceAccount{},
+		admission.DefaultTolerationSeconds{Seconds: s.cfg.DefaultTolerationSeconds},
+		&admission.Priority{Classes: priorityClasses{s}},
+	}
 }
 
 // validatingAdmission checks writes after validation.
@@ -41,4 +47,23 @@ type namespaceGetter struct{ s *Server }
 // have the namespace yet (it may have just been created).
 func (n namespaceGetter) Get(ctx context.Context, namespace, name string) (runtime.Object, error) {
 	return n.s.store("namespaces").GetCached(ctx, namespace, name)
+}
+
+// priorityClasses reads PriorityClasses for the Priority admission plugin.
+type priorityClasses struct{ s *Server }
+
+func (p priorityClasses) Get(ctx context.Context, name string) (*schedulingv1.PriorityClass, error) {
+	obj, err := p.s.store("priorityclasses.scheduling.k8s.io").GetCached(ctx, "", name)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*schedulingv1.PriorityClass), nil
+}
+
+func (p priorityClasses) List(ctx context.Context) ([]schedulingv1.PriorityClass, error) {
+	list, err := p.s.store("priorityclasses.scheduling.k8s.io").List(ctx, "", &metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return nil, err
+	}
+	return list.(*schedulingv1.PriorityClassList).Items, nil
 }

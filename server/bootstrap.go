@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"berth/apiserver/registry/scheduling/priorityclass"
 )
 
 // systemNamespaces exist from the start, as in Kubernetes.
@@ -28,6 +30,12 @@ func (s *Server) bootstrap(ctx context.Context, port int) error {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := nss.Create(ctx, "", ns, &metav1.CreateOptions{FieldManager: bootstrapManager}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+	}
+	pcs := s.store("priorityclasses.scheduling.k8s.io")
+	for _, pc := range priorityclass.SystemPriorityClasses() {
+		if _, err := pcs.Create(ctx, "", pc, &metav1.CreateOptions{FieldManager: bootstrapManager}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
 		}
 	}
 	return s.kubernetesService(ctx, port)

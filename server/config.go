@@ -44,6 +44,26 @@ type Config struct {
 	// Profiling serves Go profiles at /debug/pprof to authenticated users.
 	Profiling bool `json:"profiling"`
 
+	// Controllers lists the controllers to run, as kube-controller-manager's
+	// --controllers: "*" for all, NAME to add one, -NAME to leave one out.
+	// Empty means "*".
+	Controllers []string `json:"controllers"`
+	// DisableScheduler runs no scheduler.
+	DisableScheduler bool `json:"disableScheduler"`
+	// SchedulerScoring is "LeastAllocated" (spread, the default) or
+	// "MostAllocated" (bin packing).
+	SchedulerScoring string `json:"schedulerScoring"`
+	// NodeMonitorGracePeriod is how long a node may miss heartbeats before
+	// it is NotReady. Default 40s.
+	NodeMonitorGracePeriod time.Duration `json:"nodeMonitorGracePeriod"`
+	// DefaultTolerationSeconds is how long pods tolerate a not-ready or
+	// unreachable node before eviction, unless they say. Default 300.
+	DefaultTolerationSeconds int64 `json:"defaultTolerationSeconds"`
+	// LeaderElection timings (tests shorten them); zero means 15s/10s/2s.
+	LeaseDuration time.Duration `json:"leaseDuration"`
+	RenewDeadline time.Duration `json:"renewDeadline"`
+	RetryPeriod   time.Duration `json:"retryPeriod"`
+
 	Logger *slog.Logger `json:"-"`
 }
 
@@ -73,6 +93,15 @@ func (c *Config) Defaults() {
 	if c.BookmarkInterval == 0 {
 		c.BookmarkInterval = time.Minute
 	}
+	if c.SchedulerScoring == "" {
+		c.SchedulerScoring = "LeastAllocated"
+	}
+	if c.NodeMonitorGracePeriod == 0 {
+		c.NodeMonitorGracePeriod = 40 * time.Second
+	}
+	if c.DefaultTolerationSeconds == 0 {
+		c.DefaultTolerationSeconds = 300
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -95,6 +124,11 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := c.NodePortRange(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.SchedulerScoring {
+	case "LeastAllocated", "MostAllocated":
+	default:
+		errs = append(errs, fmt.Errorf("schedulerScoring %q: want LeastAllocated or MostAllocated", c.SchedulerScoring))
 	}
 	if c.EtcdCompactionInterval < 0 {
 		errs = append(errs, errors.New("etcdCompactionInterval: must not be negative"))

@@ -23,6 +23,7 @@ import (
 	"berth/apiserver/openapi"
 	"berth/apiserver/registry"
 	"berth/apiserver/registry/generic"
+	"berth/pki"
 	"berth/store/cache"
 	"berth/store/etcd"
 )
@@ -112,7 +113,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer closeEtcd()
 
-	runCtx, cancel := context.WithCancel(ctx)
+	// Everything below stops in order once ctx ends (see the end of Run),
+	// not all at once.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	feed := cache.NewFeed(cache.Config{
 		Client: client, Root: Root, History: s.cfg.WatchHistory,
@@ -168,6 +171,16 @@ func (s *Server) Run(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- api.Run(runCtx) }()
+
+	// The controllers and the scheduler are clients of the API server; they
+	// stop before it does, so that they can release their leases.
+	ctrlCtx, stopControllers := context.WithCancel(runCtx)
+	defer stopControllers()
+	var components sync.WaitGroup
+	if err := s.startComponents(ctrlCtx, &components, certs.ca, port); err != nil {
+		return err
+	}
+
 	s.mu.Lock()
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.mu.Unlock()
@@ -180,11 +193,56 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("api server: %w", err)
 		}
 	case <-ctx.Done():
+		stopControllers()
+		waitTimeout(&components, 5*time.Second)
 		cancel()
 		<-errc
 	}
 	log.Info("api server stopped")
 	return nil
+}
+
+// startComponents starts the controller manager and the scheduler.
+func (s *Server) startComponents(ctx context.Context, wg *sync.WaitGroup, ca *pki.CA, port int) error {
+	cm, err := loopbackConfig(ca, port, controllerManagerUser)
+	if err != nil {
+		return err
+	}
+	if _, err := enabledControllers(s.cfg.Controllers); err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.runControllers(ctx, cm); err != nil {
+			s.cfg.Logger.Error("controller manager", "err", err)
+		}
+	}()
+	if s.cfg.DisableScheduler {
+		return nil
+	}
+	sc, err := loopbackConfig(ca, port, schedulerUser)
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := s.runScheduler(ctx, sc); err != nil {
+			s.cfg.Logger.Error("scheduler", "err", err)
+		}
+	}()
+	return nil
+}
+
+// waitTimeout waits for wg, at most d.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // AddResource starts serving a resource: its etcd store, its watch cache

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
 	"berth/server"
@@ -48,6 +49,8 @@ func newServerCommand(args []string) *cobra.Command {
 				return fileErr
 			}
 			cfg.Logger = newLogger(logLevel)
+			// client-go logs through klog: send it to the same place.
+			klog.SetSlogLogger(cfg.Logger)
 			s, err := server.New(cfg)
 			if err != nil {
 				return err

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/rest"
+
+	"berth/controller"
+	"berth/controller/manager"
+)
+
+// availableControllers lists every controller the manager can run.
+func availableControllers() []manager.Entry {
+	return []manager.Entry{}
+}
+
+// enabledControllers picks the controllers cfg.Controllers asks for:
+// "*" (all), NAME, -NAME.
+func enabledControllers(spec []string) ([]manager.Entry, error) {
+	all := availableControllers()
+	if len(spec) == 0 {
+		spec = []string{"*"}
+	}
+	known := map[string]bool{}
+	for _, e := range all {
+		known[e.Name] = true
+	}
+	star := false
+	on, off := map[string]bool{}, map[string]bool{}
+	for _, s := range spec {
+		switch name, neg := strings.CutPrefix(s, "-"); {
+		case s == "*":
+			star = true
+		case !known[name]:
+			return nil, fmt.Errorf("controllers: unknown controller %q", name)
+		case neg:
+			off[name] = true
+		default:
+			on[name] = true
+		}
+	}
+	var out []manager.Entry
+	for _, e := range all {
+		if (star || on[e.Name]) && !off[e.Name] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// ControllerNames lists the controllers berth can run.
+func ControllerNames() []string {
+	var out []string
+	for _, e := range availableControllers() {
+		out = append(out, e.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// identity names this process in leader elections.
+func identity() string {
+	h, _ := os.Hostname()
+	return h + "_" + string(uuid.NewUUID())
+}
+
+// runControllers runs the controller manager until ctx ends.
+func (s *Server) runControllers(ctx context.Context, rc *rest.Config) error {
+	entries, err := enabledControllers(s.cfg.Controllers)
+	if err != nil {
+		return err
+	}
+	return manager.Run(ctx, manager.Config{
+		Rest:        rc,
+		Identity:    identity(),
+		Controllers: entries,
+		Options: controller.Options{
+			NodeMonitorGracePeriod: s.cfg.NodeMonitorGracePeriod,
+		},
+		LeaseDuration: s.cfg.LeaseDuration, RenewDeadline: s.cfg.RenewDeadline, RetryPeriod: s.cfg.RetryPeriod,
+		Logger: s.cfg.Logger.With("component", "controller-manager"),
+	})
+}
