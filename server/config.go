@@ -48,6 +48,8 @@ type Config struct {
 	// --controllers: "*" for all, NAME to add one, -NAME to leave one out.
 	// Empty means "*".
 	Controllers []string `json:"controllers"`
+	// DisableControllers runs no controllers (tests drive their own).
+	DisableControllers bool `json:"disableControllers"`
 	// DisableScheduler runs no scheduler.
 	DisableScheduler bool `json:"disableScheduler"`
 	// SchedulerScoring is "LeastAllocated" (spread, the default) or

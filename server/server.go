@@ -211,13 +211,15 @@ func (s *Server) startComponents(ctx context.Context, wg *sync.WaitGroup, ca *pk
 	if _, err := enabledControllers(s.cfg.Controllers); err != nil {
 		return err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := s.runControllers(ctx, cm); err != nil {
-			s.cfg.Logger.Error("controller manager", "err", err)
-		}
-	}()
+	if !s.cfg.DisableControllers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.runControllers(ctx, cm); err != nil {
+				s.cfg.Logger.Error("controller manager", "err", err)
+			}
+		}()
+	}
 	if s.cfg.DisableScheduler {
 		return nil
 	}

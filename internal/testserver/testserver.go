@@ -20,6 +20,13 @@ import (
 	"berth/server"
 )
 
+// Bare configures a server without its controllers and scheduler, for tests
+// that run the components they test themselves.
+func Bare(c *server.Config) {
+	c.DisableControllers = true
+	c.DisableScheduler = true
+}
+
 // Server is a running control plane.
 type Server struct {
 	// Server is the control plane itself.
