@@ -11,12 +11,17 @@ import (
 	"k8s.io/client-go/rest"
 
 	"berth/controller"
+	"berth/controller/daemonset"
 	"berth/controller/manager"
+	"berth/controller/statefulset"
 )
 
 // availableControllers lists every controller the manager can run.
 func availableControllers() []manager.Entry {
-	return []manager.Entry{}
+	return []manager.Entry{
+		{Name: "statefulset", New: statefulset.New},
+		{Name: "daemonset", New: daemonset.New},
+	}
 }
 
 // enabledControllers picks the controllers cfg.Controllers asks for:
