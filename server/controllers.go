@@ -11,16 +11,23 @@ import (
 	"k8s.io/client-go/rest"
 
 	"berth/controller"
+	"berth/controller/cronjob"
 	"berth/controller/daemonset"
+	"berth/controller/job"
 	"berth/controller/manager"
 	"berth/controller/statefulset"
+	"berth/controller/ttlafterfinished"
 )
 
 // availableControllers lists every controller the manager can run.
 func availableControllers() []manager.Entry {
+	// Names are kube-controller-manager's (--controllers).
 	return []manager.Entry{
-		{Name: "statefulset", New: statefulset.New},
-		{Name: "daemonset", New: daemonset.New},
+		{Name: "statefulset-controller", New: statefulset.New},
+		{Name: "daemonset-controller", New: daemonset.New},
+		{Name: "job-controller", New: job.New},
+		{Name: "cronjob-controller", New: cronjob.New},
+		{Name: "ttl-after-finished-controller", New: ttlafterfinished.New},
 	}
 }
 
