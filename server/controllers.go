@@ -13,16 +13,29 @@ import (
 	"berth/controller"
 	"berth/controller/cronjob"
 	"berth/controller/daemonset"
+	"berth/controller/gc"
 	"berth/controller/job"
 	"berth/controller/manager"
+	"berth/controller/namespace"
+	"berth/controller/podgc"
+	"berth/controller/rootcacert"
+	"berth/controller/serviceaccount"
 	"berth/controller/statefulset"
 	"berth/controller/ttlafterfinished"
 )
 
-// availableControllers lists every controller the manager can run.
-func availableControllers() []manager.Entry {
+// availableControllers lists every controller the manager can run; caPEM
+// is the cluster CA that the root CA publisher puts in every namespace.
+func availableControllers(caPEM []byte) []manager.Entry {
 	// Names are kube-controller-manager's (--controllers).
 	return []manager.Entry{
+		{Name: "garbage-collector-controller", New: gc.New},
+		{Name: "namespace-controller", New: namespace.New},
+		{Name: "serviceaccount-controller", New: serviceaccount.New},
+		{Name: "root-ca-certificate-publisher-controller", New: func(s *controller.Shared) (controller.Controller, error) {
+			return rootcacert.NewWithConfig(s, rootcacert.Config{RootCA: caPEM})
+		}},
+		{Name: "pod-garbage-collector-controller", New: podgc.New},
 		{Name: "statefulset-controller", New: statefulset.New},
 		{Name: "daemonset-controller", New: daemonset.New},
 		{Name: "job-controller", New: job.New},
@@ -33,8 +46,8 @@ func availableControllers() []manager.Entry {
 
 // enabledControllers picks the controllers cfg.Controllers asks for:
 // "*" (all), NAME, -NAME.
-func enabledControllers(spec []string) ([]manager.Entry, error) {
-	all := availableControllers()
+func enabledControllers(spec []string, caPEM []byte) ([]manager.Entry, error) {
+	all := availableControllers(caPEM)
 	if len(spec) == 0 {
 		spec = []string{"*"}
 	}
@@ -68,7 +81,7 @@ func enabledControllers(spec []string) ([]manager.Entry, error) {
 // ControllerNames lists the controllers berth can run.
 func ControllerNames() []string {
 	var out []string
-	for _, e := range availableControllers() {
+	for _, e := range availableControllers(nil) {
 		out = append(out, e.Name)
 	}
 	slices.Sort(out)
@@ -82,8 +95,8 @@ func identity() string {
 }
 
 // runControllers runs the controller manager until ctx ends.
-func (s *Server) runControllers(ctx context.Context, rc *rest.Config) error {
-	entries, err := enabledControllers(s.cfg.Controllers)
+func (s *Server) runControllers(ctx context.Context, rc *rest.Config, caPEM []byte) error {
+	entries, err := enabledControllers(s.cfg.Controllers, caPEM)
 	if err != nil {
 		return err
 	}

@@ -208,14 +208,14 @@ func (s *Server) startComponents(ctx context.Context, wg *sync.WaitGroup, ca *pk
 	if err != nil {
 		return err
 	}
-	if _, err := enabledControllers(s.cfg.Controllers); err != nil {
+	if _, err := enabledControllers(s.cfg.Controllers, ca.PEM); err != nil {
 		return err
 	}
 	if !s.cfg.DisableControllers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.runControllers(ctx, cm); err != nil {
+			if err := s.runControllers(ctx, cm, ca.PEM); err != nil {
 				s.cfg.Logger.Error("controller manager", "err", err)
 			}
 		}()
