@@ -31,13 +31,13 @@ import (
 // testTimeout bounds every API call and wait of a test.
 const testTimeout = 30 * time.Second
 
-// start runs a control plane for the test. Its Client speaks JSON, as
-// kubectl does: client-go's typed clients default to protobuf, which
-// TestProtobufClient covers on its own (berth mishandles protobuf
-// DeleteOptions, and that one bug should not fail every test that deletes).
+// start runs the API server for the test, without controllers or scheduler
+// (these tests are about the API; objects the controllers would add, such
+// as kube-root-ca.crt ConfigMaps, would get in their way). Its Client speaks
+// JSON, as kubectl does; TestProtobufClient covers protobuf.
 func start(t *testing.T, opts ...func(*server.Config)) *testserver.Server {
 	t.Helper()
-	s := testserver.Start(t, opts...)
+	s := testserver.Start(t, append([]func(*server.Config){testserver.Bare}, opts...)...)
 	cfg := rest.CopyConfig(s.Rest)
 	cfg.ContentType = "application/json"
 	cfg.AcceptContentTypes = "application/json"
