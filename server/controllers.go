@@ -13,10 +13,15 @@ import (
 	"berth/controller"
 	"berth/controller/cronjob"
 	"berth/controller/daemonset"
+	"berth/controller/disruption"
+	"berth/controller/endpoints"
+	"berth/controller/endpointslice"
 	"berth/controller/gc"
 	"berth/controller/job"
 	"berth/controller/manager"
 	"berth/controller/namespace"
+	"berth/controller/nodelifecycle"
+	"berth/controller/nodelifecycle/tainteviction"
 	"berth/controller/podgc"
 	"berth/controller/rootcacert"
 	"berth/controller/serviceaccount"
@@ -36,6 +41,11 @@ func availableControllers(caPEM []byte) []manager.Entry {
 			return rootcacert.NewWithConfig(s, rootcacert.Config{RootCA: caPEM})
 		}},
 		{Name: "pod-garbage-collector-controller", New: podgc.New},
+		{Name: "node-lifecycle-controller", New: nodelifecycle.New},
+		{Name: "taint-eviction-controller", New: tainteviction.New},
+		{Name: "endpoints-controller", New: endpoints.New},
+		{Name: "endpointslice-controller", New: endpointslice.New},
+		{Name: "disruption-controller", New: disruption.New},
 		{Name: "statefulset-controller", New: statefulset.New},
 		{Name: "daemonset-controller", New: daemonset.New},
 		{Name: "job-controller", New: job.New},
