@@ -13,6 +13,7 @@ import (
 	"berth/controller"
 	"berth/controller/cronjob"
 	"berth/controller/daemonset"
+	"berth/controller/deployment"
 	"berth/controller/disruption"
 	"berth/controller/endpoints"
 	"berth/controller/endpointslice"
@@ -23,6 +24,7 @@ import (
 	"berth/controller/nodelifecycle"
 	"berth/controller/nodelifecycle/tainteviction"
 	"berth/controller/podgc"
+	"berth/controller/replicaset"
 	"berth/controller/rootcacert"
 	"berth/controller/serviceaccount"
 	"berth/controller/statefulset"
@@ -34,6 +36,8 @@ import (
 func availableControllers(caPEM []byte) []manager.Entry {
 	// Names are kube-controller-manager's (--controllers).
 	return []manager.Entry{
+		{Name: "deployment-controller", New: deployment.New},
+		{Name: "replicaset-controller", New: replicaset.New},
 		{Name: "garbage-collector-controller", New: gc.New},
 		{Name: "namespace-controller", New: namespace.New},
 		{Name: "serviceaccount-controller", New: serviceaccount.New},
