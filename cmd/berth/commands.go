@@ -21,7 +21,7 @@ func newRootCommand(args []string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(args), newVersionCommand())
+	root.AddCommand(newServerCommand(args), newVersionCommand(), newSimCommand())
 	root.SetArgs(args)
 	return root
 }
