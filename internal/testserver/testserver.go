@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"berth/server"
 )
@@ -56,6 +57,8 @@ func Start(t testing.TB, opts ...func(*server.Config)) *Server {
 			out = os.Stderr
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		// client-go logs through klog (process-wide): keep it with ours.
+		klog.SetSlogLogger(cfg.Logger)
 	}
 	s, err := Run(cfg)
 	if err != nil {
