@@ -1,0 +1,3 @@
+// Package nodename is the NodeName plugin: a pod that names a node in
+// spec.nodeName fits only that node.
+package nodename
