@@ -288,7 +288,7 @@ func (s *Server) newStore(ctx context.Context, feed *cache.Feed, client *clientv
 		group = "core"
 	}
 	prefix := Root + group + "/" + gr.Resource + "/"
-	es := etcd.New(client, generic.StorageCodec(storage), leases)
+	es := etcd.New(client, generic.StorageCodec(storage, s.scheme), leases)
 	c, err := feed.Register(ctx, prefix, es, storage.New)
 	if err != nil {
 		return nil, fmt.Errorf("watch cache for %s: %w", gr, err)

@@ -86,6 +86,12 @@ func addServerFlags(f *pflag.FlagSet, cfg *server.Config) {
 	f.StringVar(&cfg.ServiceNodePortRange, "service-node-port-range", cfg.ServiceNodePortRange, "range of NodePorts")
 	f.DurationVar(&cfg.EventTTL, "event-ttl", cfg.EventTTL, "how long events are kept (default 1h)")
 	f.BoolVar(&cfg.Profiling, "profiling", cfg.Profiling, "serve Go profiles at /debug/pprof (authenticated)")
+	f.StringSliceVar(&cfg.Controllers, "controllers", cfg.Controllers, `controllers to run: "*" for all, NAME to add one, -NAME to leave one out`)
+	f.BoolVar(&cfg.DisableControllers, "disable-controllers", cfg.DisableControllers, "run no controllers (the API server and scheduler only)")
+	f.BoolVar(&cfg.DisableScheduler, "disable-scheduler", cfg.DisableScheduler, "run no scheduler")
+	f.StringVar(&cfg.SchedulerScoring, "scheduler-scoring", cfg.SchedulerScoring, "LeastAllocated (spread pods) or MostAllocated (bin packing)")
+	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", cfg.NodeMonitorGracePeriod, "how long a node may miss heartbeats before it is NotReady (default 40s)")
+	f.Int64Var(&cfg.DefaultTolerationSeconds, "default-toleration-seconds", cfg.DefaultTolerationSeconds, "how long pods stay on a not-ready or unreachable node before eviction (default 300)")
 }
 
 // loadConfig reads the YAML config file named by --config in args into

@@ -170,7 +170,10 @@ func (s *berthServer) start() error {
 	s.cmd = exec.Command(s.bin, "server",
 		"--data-dir", s.dataDir,
 		"--port", strconv.Itoa(s.port),
-		"--bind-address", "127.0.0.1")
+		"--bind-address", "127.0.0.1",
+		// This test is about the API with kubectl: no controller or
+		// scheduler changes what it created.
+		"--disable-controllers", "--disable-scheduler")
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
 	if err := s.cmd.Start(); err != nil {
