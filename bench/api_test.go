@@ -200,7 +200,9 @@ func report(b *testing.B, what string, n int, l *latencies, wall time.Duration) 
 
 // BenchmarkAPI measures create, get, update and list with 16 concurrent
 // clients (each with its own connection) against `berth server` running as
-// its own process with embedded etcd, as a user would run it.
+// its own process with embedded etcd. The server runs without controllers
+// and scheduler: this measures the API server (BenchmarkScheduling measures
+// the whole control plane).
 func BenchmarkAPI(b *testing.B) {
 	const n = 4000
 	// The 16 client-go clients allocate heavily; collecting their garbage
@@ -210,7 +212,7 @@ func BenchmarkAPI(b *testing.B) {
 	bin := buildBerth(b)
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
-		srv, _ := startServer(b, bin, dir)
+		srv, _ := startServer(b, bin, dir, "--disable-controllers", "--disable-scheduler")
 		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "admin.kubeconfig"))
 		if err != nil {
 			b.Fatal(err)

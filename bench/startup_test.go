@@ -36,11 +36,11 @@ func freePort(b *testing.B) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startServer runs `berth server` and returns the process and the time until
-// /readyz answers ok.
-func startServer(b *testing.B, bin, dataDir string) (*exec.Cmd, time.Duration) {
+// startServer runs `berth server` (with extra flags) and returns the process
+// and the time until /readyz answers ok.
+func startServer(b *testing.B, bin, dataDir string, flags ...string) (*exec.Cmd, time.Duration) {
 	port := freePort(b)
-	cmd := exec.Command(bin, "server", "--data-dir", dataDir, "--port", strconv.Itoa(port), "--bind-address", "127.0.0.1")
+	cmd := exec.Command(bin, append([]string{"server", "--data-dir", dataDir, "--port", strconv.Itoa(port), "--bind-address", "127.0.0.1"}, flags...)...)
 	// BERTH_BENCH_SERVER_GOGC sets the server's GOGC alone (not the
 	// benchmark's own).
 	if g := os.Getenv("BERTH_BENCH_SERVER_GOGC"); g != "" {

@@ -1,6 +1,7 @@
-package daemonset
+package daemonset_test
 
 import (
+	"berth/controller/daemonset"
 	"context"
 	"sort"
 	"strings"
@@ -31,7 +32,7 @@ func startCluster(t *testing.T) *cluster {
 		t.Skip("integration test")
 	}
 	s := testserver.Start(t, testserver.Bare)
-	s.RunControllers(t, controller.Options{}, New)
+	s.RunControllers(t, controller.Options{}, daemonset.New)
 	c := &cluster{t: t, client: s.Client, ns: "ds"}
 	if _, err := s.Client.CoreV1().Namespaces().Create(context.Background(),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns}}, metav1.CreateOptions{}); err != nil {
@@ -72,7 +73,7 @@ func (c *cluster) podsByNode(name string) map[string][]corev1.Pod {
 		if p.DeletionTimestamp != nil {
 			continue
 		}
-		n, err := targetNode(&p)
+		n, err := daemonset.TargetNode(&p)
 		if err != nil {
 			c.t.Errorf("pod %s: %v", p.Name, err)
 		}

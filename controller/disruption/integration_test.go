@@ -1,6 +1,7 @@
-package disruption
+package disruption_test
 
 import (
+	"berth/controller/disruption"
 	"context"
 	"fmt"
 	"testing"
@@ -30,7 +31,7 @@ func TestBudgetAndEviction(t *testing.T) {
 	ns := "disruption"
 	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	must(t, err)
-	s.RunControllers(t, controller.Options{}, New)
+	s.RunControllers(t, controller.Options{}, disruption.New)
 
 	for i, name := range []string{"a", "b", "c"} {
 		runPod(ctx, t, cs, ns, name, fmt.Sprintf("10.0.0.%d", i+1))
@@ -90,25 +91,24 @@ func TestScaleSubresource(t *testing.T) {
 	labels := map[string]string{"app": "web"}
 	d, err := s.Client.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{Replicas: i32(7), Selector: &metav1.LabelSelector{MatchLabels: labels},
+		Spec: appsv1.DeploymentSpec{Replicas: disruption.I32(7), Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "example.com/web:1"}}}}},
 	}, metav1.CreateOptions{})
 	must(t, err)
 	client, err := kubernetes.NewForConfig(s.ProtobufConfig())
 	must(t, err)
-	scales := &apiScales{client: client}
-	got, err := scales.scaleOf(ctx, ref("apps/v1", "Deployment", "web", d.UID), "default")
-	if err != nil || got == nil || got.replicas != 7 || got.uid != d.UID {
+	got, err := disruption.ScaleOf(ctx, client, disruption.Ref("apps/v1", "Deployment", "web", d.UID), "default")
+	if err != nil || got == nil || got.Replicas != 7 || got.UID != d.UID {
 		t.Fatalf("scale = %+v, %v; want 7 replicas", got, err)
 	}
-	if got, err := scales.scaleOf(ctx, ref("apps/v1", "Deployment", "web", "other"), "default"); got != nil || err != nil {
+	if got, err := disruption.ScaleOf(ctx, client, disruption.Ref("apps/v1", "Deployment", "web", "other"), "default"); got != nil || err != nil {
 		t.Errorf("scale of another object of that name = %+v, %v; want none", got, err)
 	}
-	if got, err := scales.scaleOf(ctx, ref("apps/v1", "Deployment", "gone", "x"), "default"); got != nil || err != nil {
+	if got, err := disruption.ScaleOf(ctx, client, disruption.Ref("apps/v1", "Deployment", "gone", "x"), "default"); got != nil || err != nil {
 		t.Errorf("scale of a missing controller = %+v, %v; want none", got, err)
 	}
-	if _, err := scales.scaleOf(ctx, ref("v1", "ConfigMap", "x", "x"), "default"); err == nil {
+	if _, err := disruption.ScaleOf(ctx, client, disruption.Ref("v1", "ConfigMap", "x", "x"), "default"); err == nil {
 		t.Error("scale of a kind without scale subresource: no error")
 	}
 }

@@ -1,6 +1,7 @@
-package statefulset
+package statefulset_test
 
 import (
+	"berth/controller/statefulset"
 	"context"
 	"fmt"
 	"strings"
@@ -34,7 +35,7 @@ func startCluster(t *testing.T) *cluster {
 		t.Skip("integration test")
 	}
 	s := testserver.Start(t, testserver.Bare)
-	s.RunControllers(t, controller.Options{}, New)
+	s.RunControllers(t, controller.Options{}, statefulset.New)
 	c := &cluster{t: t, client: s.Client, ns: "sts"}
 	for _, ns := range []string{c.ns, "test"} {
 		if _, err := s.Client.CoreV1().Namespaces().Create(context.Background(),
@@ -79,7 +80,7 @@ func (c *cluster) waitPod(name, notRevision string) *corev1.Pod {
 	var pod *corev1.Pod
 	c.poll("pod "+name, func() (bool, error) {
 		p, err := c.pod(name)
-		if err != nil || p == nil || p.DeletionTimestamp != nil || revision(p) == notRevision {
+		if err != nil || p == nil || p.DeletionTimestamp != nil || statefulset.Revision(p) == notRevision {
 			return false, err
 		}
 		pod = p
@@ -133,7 +134,7 @@ func (c *cluster) scale(name string, n int32) {
 func TestStatefulSetLifecycle(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
-	set := testSet("web", 3)
+	set := statefulset.TestSet("web", 3)
 	set.ObjectMeta = metav1.ObjectMeta{Name: "web"}
 	set.Spec.ServiceName = "web"
 	set.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{}
@@ -155,16 +156,16 @@ func TestStatefulSetLifecycle(t *testing.T) {
 		}
 		if pod.Spec.Hostname != name || pod.Spec.Subdomain != "web" ||
 			pod.Labels[appsv1.StatefulSetPodNameLabel] != name || pod.Labels[appsv1.PodIndexLabel] != fmt.Sprint(n) ||
-			pod.Labels["app"] != "web" || revision(pod) == "" || pod.Spec.NodeName != "" {
+			pod.Labels["app"] != "web" || statefulset.Revision(pod) == "" || pod.Spec.NodeName != "" {
 			t.Errorf("%s identity: hostname %q subdomain %q labels %v", name, pod.Spec.Hostname, pod.Spec.Subdomain, pod.Labels)
 		}
 		if ref := metav1.GetControllerOf(pod); ref == nil || ref.Kind != "StatefulSet" || ref.Name != "web" {
 			t.Errorf("%s controller = %+v", name, ref)
 		}
 		if firstRevision == "" {
-			firstRevision = revision(pod)
-		} else if revision(pod) != firstRevision {
-			t.Errorf("%s at revision %s, want %s", name, revision(pod), firstRevision)
+			firstRevision = statefulset.Revision(pod)
+		} else if statefulset.Revision(pod) != firstRevision {
+			t.Errorf("%s at revision %s, want %s", name, statefulset.Revision(pod), firstRevision)
 		}
 		c.markReady(name)
 	}
@@ -175,7 +176,7 @@ func TestStatefulSetLifecycle(t *testing.T) {
 		t.Errorf("status = %+v, want revisions %s", st, firstRevision)
 	}
 	// The revision is named as Kubernetes would name it for the stored set.
-	if want, err := newRevision(c.set("web"), 1, ptr.To[int32](0)); err != nil || want.Name != firstRevision {
+	if want, err := statefulset.NewRevision(c.set("web"), 1, ptr.To[int32](0)); err != nil || want.Name != firstRevision {
 		t.Errorf("revision %s, want %v (%v)", firstRevision, want.Name, err)
 	}
 	if rev, err := c.client.AppsV1().ControllerRevisions(c.ns).Get(ctx, firstRevision, metav1.GetOptions{}); err != nil || rev.Revision != 1 {
@@ -215,7 +216,7 @@ func TestStatefulSetLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	web2 := c.waitPod("web-2", firstRevision)
-	secondRevision := revision(web2)
+	secondRevision := statefulset.Revision(web2)
 	if web2.Spec.Containers[0].Image != "img:2" {
 		t.Errorf("updated web-2 runs %s", web2.Spec.Containers[0].Image)
 	}
@@ -223,7 +224,7 @@ func TestStatefulSetLifecycle(t *testing.T) {
 	c.waitStatus("web", "web-2 updated", func(s appsv1.StatefulSetStatus) bool {
 		return s.UpdateRevision == secondRevision && s.UpdatedReplicas == 1 && s.Replicas == 3
 	})
-	if web1, _ := c.pod("web-1"); web1 == nil || revision(web1) != firstRevision || web1.DeletionTimestamp != nil {
+	if web1, _ := c.pod("web-1"); web1 == nil || statefulset.Revision(web1) != firstRevision || web1.DeletionTimestamp != nil {
 		t.Fatalf("web-1 was replaced before web-2 was ready: %v", web1)
 	}
 	c.markReady("web-2")
@@ -235,7 +236,7 @@ func TestStatefulSetLifecycle(t *testing.T) {
 	if st.CurrentRevision != firstRevision || st.UpdateRevision != secondRevision {
 		t.Errorf("partitioned status = %+v", st)
 	}
-	if web0, _ := c.pod("web-0"); web0 == nil || revision(web0) != firstRevision {
+	if web0, _ := c.pod("web-0"); web0 == nil || statefulset.Revision(web0) != firstRevision {
 		t.Errorf("web-0 below the partition was updated: %v", web0)
 	}
 
@@ -258,14 +259,14 @@ func TestStatefulSetLifecycle(t *testing.T) {
 func TestStatefulSetClaimsAndKubernetesRevision(t *testing.T) {
 	c := startCluster(t)
 	c.ns = "test"
-	set := compatSet()
+	set := statefulset.CompatSet()
 	set.ObjectMeta = metav1.ObjectMeta{Name: "test"}
 	if _, err := c.client.AppsV1().StatefulSets(c.ns).Create(context.Background(), set, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pod := c.waitPod("test-0", "")
-	if revision(pod) != "test-c77f6d978" {
-		t.Errorf("revision %s, want Kubernetes' test-c77f6d978", revision(pod))
+	if statefulset.Revision(pod) != "test-c77f6d978" {
+		t.Errorf("revision %s, want Kubernetes' test-c77f6d978", statefulset.Revision(pod))
 	}
 	found := false
 	for _, v := range pod.Spec.Volumes {
