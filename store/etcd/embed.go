@@ -23,6 +23,21 @@ type Embedded struct {
 // StartEmbedded starts a single-member etcd with its data in dir and waits
 // until it serves.
 func StartEmbedded(ctx context.Context, dir string) (*Embedded, error) {
+	return startEmbedded(ctx, dir, nil)
+}
+
+// StartEmbeddedListening is StartEmbedded with a client listener at
+// clientURL (e.g. http://127.0.0.1:2379), so that other processes — other
+// berth servers given --etcd-endpoints — can use this etcd.
+func StartEmbeddedListening(ctx context.Context, dir, clientURL string) (*Embedded, error) {
+	u, err := url.Parse(clientURL)
+	if err != nil {
+		return nil, fmt.Errorf("etcd client URL: %w", err)
+	}
+	return startEmbedded(ctx, dir, u)
+}
+
+func startEmbedded(ctx context.Context, dir string, listen *url.URL) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("etcd data dir: %w", err)
 	}
@@ -36,10 +51,16 @@ func StartEmbedded(ctx context.Context, dir string) (*Embedded, error) {
 	cfg.ListenPeerUrls = nil
 	cfg.ListenClientUrls = nil
 	cfg.ListenClientHttpUrls = nil
+	if listen != nil {
+		cfg.ListenClientUrls = []url.URL{*listen}
+		cfg.AdvertiseClientUrls = []url.URL{*listen}
+	}
 	peer, _ := url.Parse("http://127.0.0.1:2380")
 	cfg.AdvertisePeerUrls = []url.URL{*peer}
-	cfg.AdvertiseClientUrls = nil
 	cfg.InitialCluster = "berth=" + peer.String()
+	if listen == nil {
+		cfg.AdvertiseClientUrls = nil
+	}
 	cfg.Metrics = "basic"
 	// Fewer raft entries kept in memory between snapshots than etcd's
 	// default of 100,000: a smaller resident footprint for a small cluster.
