@@ -86,9 +86,9 @@ func (r *Registry) Push(t testing.TB, image string, img v1.Image) {
 }
 
 var (
-	buildOnce        sync.Once
+	buildOnce         sync.Once
 	pauseBin, demoBin []byte
-	buildErr         error
+	buildErr          error
 )
 
 // Programs returns the pause and demo programs: the ones embedded in this
