@@ -52,14 +52,18 @@ func (s *Server) authenticate(r *http.Request) (*authnv1.UserInfo, error) {
 		groups := append([]string{}, cert.Subject.Organization...)
 		return &authnv1.UserInfo{Username: cert.Subject.CommonName, Groups: append(groups, GroupAuthenticated)}, nil
 	}
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") && s.cfg.Tokens != nil {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 		token := strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
-		u, ok, err := s.cfg.Tokens.AuthenticateToken(r.Context(), token)
-		if err != nil || !ok {
-			return nil, err
+		for _, a := range s.cfg.Tokens {
+			u, ok, err := a.AuthenticateToken(r.Context(), token)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				u.Groups = append(u.Groups, GroupAuthenticated)
+				return u, nil
+			}
 		}
-		u.Groups = append(u.Groups, GroupAuthenticated)
-		return u, nil
 	}
 	return nil, nil
 }

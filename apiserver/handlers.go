@@ -376,6 +376,9 @@ func (h *handler) serveExtra(w http.ResponseWriter, r *http.Request) error {
 	if sub == nil {
 		return notFound()
 	}
+	if sub.Connect != nil && (r.Method == http.MethodGet || r.Method == http.MethodPost || r.Method == http.MethodHead) {
+		return sub.Connect(r.Context(), h.st, h.ns, h.info.Name, w, r)
+	}
 	out, err := h.s.codecs.negotiate(r, false)
 	if err != nil {
 		return err

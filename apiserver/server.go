@@ -29,9 +29,12 @@ type Config struct {
 	Scheme *runtime.Scheme
 	// Resources are the served resources.
 	Resources *Resources
-	// Tokens authenticates bearer tokens; nil accepts only client
-	// certificates.
-	Tokens TokenAuthenticator
+	// Tokens authenticate bearer tokens, tried in order; none accepts only
+	// client certificates.
+	Tokens []TokenAuthenticator
+	// Public, if set, lets more requests through without credentials
+	// (besides health and version), e.g. anonymous image pulls.
+	Public func(r *http.Request) bool
 	// Authorizer decides what users may do. Nil allows every authenticated
 	// user.
 	Authorizer Authorizer
@@ -145,7 +148,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.cfg.Logger.Warn("authentication failed", "err", err)
 	}
-	if user == nil && !publicPath(r.URL.Path) {
+	if user == nil && !publicPath(r.URL.Path) && (s.cfg.Public == nil || !s.cfg.Public(r)) {
 		s.writeError(rec, r, apierrors.NewUnauthorized("Unauthorized"))
 		return
 	}

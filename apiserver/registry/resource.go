@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"net/http"
 
 	"k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,6 +159,12 @@ type Subresource struct {
 	Get    func(ctx context.Context, objs Objects, namespace, name string) (runtime.Object, error)
 	Create func(ctx context.Context, objs Objects, namespace, name string, body runtime.Object, opts *metav1.CreateOptions) (runtime.Object, error)
 	Update func(ctx context.Context, objs Objects, namespace, name string, body runtime.Object, opts *metav1.UpdateOptions) (runtime.Object, error)
+	// Connect, if set, answers the request itself (GET and POST, with
+	// upgrades for streams): pods/log, exec, attach, portforward and
+	// nodes/proxy, which the API server proxies to the node agent. It
+	// takes precedence over Get and Create. An error it returns before
+	// writing anything is answered as a Status.
+	Connect func(ctx context.Context, objs Objects, namespace, name string, w http.ResponseWriter, r *http.Request) error
 }
 
 // Objects reads and writes the objects of one resource. The generic store
