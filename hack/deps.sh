@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Installs what berth needs that a fresh machine (Go, gcc, git, kubectl) lacks.
+# Installs what berth needs that a fresh machine (Go, gcc, git, kubectl) lacks:
+# the container runtime and networking packages from Debian, and the Go modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: none are needed by the control plane yet; the node agent
-# will add containerd, runc, CNI plugins and nftables here.
-packages=()
+packages=(containerd runc containernetworking-plugins nftables iptables iproute2 busybox-static)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

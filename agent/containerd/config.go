@@ -25,6 +25,10 @@ type Config struct {
 	// StreamAddress is where the CRI streaming server (exec, attach,
 	// port-forward) listens. Default 127.0.0.1.
 	StreamAddress string
+	// KeepRunning leaves containerd (and so the pods) running when Run
+	// returns, for the next agent to adopt, as containers outlive a kubelet
+	// restart. Otherwise containerd is stopped.
+	KeepRunning bool
 }
 
 func (c *Config) defaults() {

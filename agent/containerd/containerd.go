@@ -59,7 +59,8 @@ func (c *Containerd) Ready() <-chan struct{} { return c.ready }
 
 func (c *Containerd) pidFile() string { return filepath.Join(c.cfg.Dir, "containerd.pid") }
 
-// Run keeps containerd running until ctx ends, then stops it.
+// Run keeps containerd running until ctx ends, then stops it (unless
+// KeepRunning).
 func (c *Containerd) Run(ctx context.Context) error {
 	if err := c.cfg.writeConfig(); err != nil {
 		return err
@@ -82,7 +83,9 @@ func (c *Containerd) Run(ctx context.Context) error {
 			backoff = time.Second
 		}
 		if c.wait(ctx, pid) {
-			c.stop(pid)
+			if !c.cfg.KeepRunning {
+				c.stop(pid)
+			}
 			return nil
 		}
 		c.logger.Warn("containerd exited; restarting", "pid", pid, "after", backoff)
