@@ -26,7 +26,10 @@ func (a admitter) Admit(ctx context.Context, attrs *generic.Attributes) error {
 // mutatingAdmission adjusts writes before validation.
 func (s *Server) mutatingAdmission() generic.Admission {
 	return admitter{
-		admission.ServiceAccount{},
+		// Namespace checks come first, as in Kubernetes: a pod in a missing
+		// namespace is refused for that, not for its service account.
+		&admission.NamespaceLifecycle{Namespaces: namespaceGetter{s}},
+		s.serviceAccountAdmission(),
 		admission.DefaultTolerationSeconds{Seconds: s.cfg.DefaultTolerationSeconds},
 		&admission.Priority{Classes: priorityClasses{s}},
 	}
@@ -66,4 +69,13 @@ func (p priorityClasses) List(ctx context.Context) ([]schedulingv1.PriorityClass
 		return nil, err
 	}
 	return list.(*schedulingv1.PriorityClassList).Items, nil
+}
+
+// serviceAccountAdmission defaults the service account of new pods and,
+// unless turned off, checks it exists and mounts its token.
+func (s *Server) serviceAccountAdmission() admission.ServiceAccount {
+	if s.cfg.DisableServiceAccountAdmission {
+		return admission.ServiceAccount{}
+	}
+	return admission.ServiceAccount{ServiceAccounts: serviceAccountGetter{s}}
 }

@@ -50,6 +50,11 @@ type Config struct {
 	Controllers []string `json:"controllers"`
 	// DisableControllers runs no controllers (tests drive their own).
 	DisableControllers bool `json:"disableControllers"`
+	// DisableServiceAccountAdmission turns off the service account checks
+	// of new pods (the account must exist; the token volume is added), as
+	// Kubernetes' integration tests disable the ServiceAccount plugin:
+	// without controllers no "default" service account is made.
+	DisableServiceAccountAdmission bool `json:"-"`
 	// DisableScheduler runs no scheduler.
 	DisableScheduler bool `json:"disableScheduler"`
 	// SchedulerScoring is "LeastAllocated" (spread, the default) or

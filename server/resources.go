@@ -19,7 +19,6 @@ import (
 	"berth/apiserver/registry/core/node"
 	"berth/apiserver/registry/core/resourcequota"
 	"berth/apiserver/registry/core/secret"
-	"berth/apiserver/registry/core/serviceaccount"
 	"berth/apiserver/registry/discovery/endpointslice"
 	eventsv1 "berth/apiserver/registry/events/event"
 	"berth/apiserver/registry/networking/ingress"
@@ -47,7 +46,7 @@ func (s *Server) builtinResources() []*registry.Resource {
 		secret.Resource(),
 		node.Resource(),
 		event.ResourceWithTTL(int64(s.cfg.EventTTL.Seconds())),
-		serviceaccount.Resource(),
+		s.serviceAccountResource(),
 		limitrange.Resource(),
 		resourcequota.Resource(),
 		// apps/v1

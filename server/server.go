@@ -23,6 +23,7 @@ import (
 	"berth/apiserver/openapi"
 	"berth/apiserver/registry"
 	"berth/apiserver/registry/generic"
+	satoken "berth/apiserver/serviceaccount"
 	"berth/pki"
 	"berth/store/cache"
 	"berth/store/etcd"
@@ -37,6 +38,7 @@ type Server struct {
 	cfg      Config
 	scheme   *runtime.Scheme
 	services *services
+	signer   *satoken.Signer
 
 	mu        sync.Mutex
 	ready     chan struct{}
@@ -106,6 +108,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.signer, err = satoken.NewSigner(satoken.Config{KeyFile: filepath.Join(s.cfg.DataDir, "tls", "service-account.key")}); err != nil {
+		return err
+	}
 
 	client, closeEtcd, err := s.connectEtcd(ctx)
 	if err != nil {
@@ -151,6 +156,7 @@ func (s *Server) Run(ctx context.Context) error {
 	api, err := apiserver.New(apiserver.Config{
 		Scheme:           s.scheme,
 		Resources:        resources,
+		Tokens:           []apiserver.TokenAuthenticator{satoken.NewAuthenticator(s.signer, tokenObjects{s})},
 		OpenAPI:          oapi,
 		Metrics:          metrics,
 		Version:          Version(),

@@ -26,6 +26,7 @@ import (
 func Bare(c *server.Config) {
 	c.DisableControllers = true
 	c.DisableScheduler = true
+	c.DisableServiceAccountAdmission = true
 }
 
 // Server is a running control plane.
