@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -13,7 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"berth/apiserver/bootstrap"
 	"berth/apiserver/registry/scheduling/priorityclass"
+	"berth/join"
+	"berth/pki"
 )
 
 // systemNamespaces exist from the start, as in Kubernetes.
@@ -24,7 +28,7 @@ const bootstrapManager = "berth-apiserver"
 
 // bootstrap creates what every cluster has from the start: the system
 // namespaces and the "kubernetes" service pointing at this API server.
-func (s *Server) bootstrap(ctx context.Context, port int) error {
+func (s *Server) bootstrap(ctx context.Context, port int, ca *pki.CA) error {
 	nss := s.store("namespaces")
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
@@ -38,7 +42,29 @@ func (s *Server) bootstrap(ctx context.Context, port int) error {
 			return fmt.Errorf("create priority class %s: %w", pc.Name, err)
 		}
 	}
+	// kube-public/cluster-info lets joining nodes find the server and check
+	// its CA against their token, as kubeadm sets it up.
+	info := join.ClusterInfo(fmt.Sprintf("https://%s", net.JoinHostPort(s.advertiseIP(), strconv.Itoa(port))), ca.PEM)
+	if err := s.ensure(ctx, "configmaps", info, func(cur runtime.Object) runtime.Object {
+		c := cur.(*corev1.ConfigMap).DeepCopy()
+		c.Data = info.Data
+		return c
+	}); err != nil {
+		return err
+	}
 	return s.kubernetesService(ctx, port)
+}
+
+// bootstrapTokens authenticates the bootstrap tokens of joining nodes.
+func (s *Server) bootstrapTokens() (*bootstrap.Authenticator, error) {
+	return bootstrap.New(bootstrap.Config{Logger: s.cfg.Logger, Secrets: bootstrap.SecretGetterFunc(
+		func(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+			obj, err := s.store("secrets").Get(ctx, ns, name)
+			if err != nil {
+				return nil, err
+			}
+			return obj.(*corev1.Secret), nil
+		})})
 }
 
 // kubernetesService makes default/kubernetes, the in-cluster address of the

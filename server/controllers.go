@@ -10,7 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/rest"
 
+	"berth/pki"
+
 	"berth/controller"
+	"berth/controller/certificates"
 	"berth/controller/cronjob"
 	"berth/controller/daemonset"
 	"berth/controller/deployment"
@@ -31,9 +34,14 @@ import (
 	"berth/controller/ttlafterfinished"
 )
 
-// availableControllers lists every controller the manager can run; caPEM
-// is the cluster CA that the root CA publisher puts in every namespace.
-func availableControllers(caPEM []byte) []manager.Entry {
+// availableControllers lists every controller the manager can run; ca is
+// the cluster CA (the root CA publisher puts it in every namespace, the
+// certificate signer signs with it).
+func availableControllers(ca *pki.CA) []manager.Entry {
+	var caPEM []byte
+	if ca != nil {
+		caPEM = ca.PEM
+	}
 	// Names are kube-controller-manager's (--controllers).
 	return []manager.Entry{
 		{Name: "deployment-controller", New: deployment.New},
@@ -50,6 +58,11 @@ func availableControllers(caPEM []byte) []manager.Entry {
 		{Name: "endpoints-controller", New: endpoints.New},
 		{Name: "endpointslice-controller", New: endpointslice.New},
 		{Name: "disruption-controller", New: disruption.New},
+		{Name: "certificatesigningrequest-approving-controller", New: certificates.NewApprover},
+		{Name: "certificatesigningrequest-signing-controller", New: func(s *controller.Shared) (controller.Controller, error) {
+			return certificates.NewWithConfig(s, certificates.Config{CA: ca})
+		}},
+		{Name: "certificatesigningrequest-cleaner-controller", New: certificates.NewCleaner},
 		{Name: "statefulset-controller", New: statefulset.New},
 		{Name: "daemonset-controller", New: daemonset.New},
 		{Name: "job-controller", New: job.New},
@@ -60,8 +73,8 @@ func availableControllers(caPEM []byte) []manager.Entry {
 
 // enabledControllers picks the controllers cfg.Controllers asks for:
 // "*" (all), NAME, -NAME.
-func enabledControllers(spec []string, caPEM []byte) ([]manager.Entry, error) {
-	all := availableControllers(caPEM)
+func enabledControllers(spec []string, ca *pki.CA) ([]manager.Entry, error) {
+	all := availableControllers(ca)
 	if len(spec) == 0 {
 		spec = []string{"*"}
 	}
@@ -109,8 +122,8 @@ func identity() string {
 }
 
 // runControllers runs the controller manager until ctx ends.
-func (s *Server) runControllers(ctx context.Context, rc *rest.Config, caPEM []byte) error {
-	entries, err := enabledControllers(s.cfg.Controllers, caPEM)
+func (s *Server) runControllers(ctx context.Context, rc *rest.Config, ca *pki.CA) error {
+	entries, err := enabledControllers(s.cfg.Controllers, ca)
 	if err != nil {
 		return err
 	}

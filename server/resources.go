@@ -10,6 +10,7 @@ import (
 	"berth/apiserver/registry/autoscaling/hpa"
 	"berth/apiserver/registry/batch/cronjob"
 	"berth/apiserver/registry/batch/job"
+	"berth/apiserver/registry/certificates/csr"
 	"berth/apiserver/registry/coordination/lease"
 	"berth/apiserver/registry/core/configmap"
 	"berth/apiserver/registry/core/endpoints"
@@ -62,6 +63,8 @@ func (s *Server) builtinResources() []*registry.Resource {
 		// batch/v1
 		job.Resource(),
 		cronjob.Resource(),
+		// certificates.k8s.io/v1
+		csr.Resource(),
 		// networking.k8s.io/v1
 		ingress.Resource(),
 		ingressclass.Resource(),

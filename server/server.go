@@ -20,6 +20,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	"berth/apiserver"
+	"berth/apiserver/bootstrap"
 	"berth/apiserver/openapi"
 	"berth/apiserver/registry"
 	"berth/apiserver/registry/generic"
@@ -145,7 +146,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.bootstrap(runCtx, port); err != nil {
+	if err := s.bootstrap(runCtx, port, certs.ca); err != nil {
 		return err
 	}
 
@@ -153,10 +154,16 @@ func (s *Server) Run(ctx context.Context) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	oapi := openapi.New(s.scheme, openapiResources(resources))
 	resources.OnChange(oapi.Invalidate)
+	bootstrapTokens, err := s.bootstrapTokens()
+	if err != nil {
+		return err
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Scheme:           s.scheme,
 		Resources:        resources,
-		Tokens:           []apiserver.TokenAuthenticator{satoken.NewAuthenticator(s.signer, tokenObjects{s})},
+		Tokens:           []apiserver.TokenAuthenticator{satoken.NewAuthenticator(s.signer, tokenObjects{s}), bootstrapTokens},
+		Authorizer:       bootstrap.Authorizer{Next: apiserver.AllowAuthenticated{}},
+		Public:           bootstrap.PublicClusterInfo,
 		OpenAPI:          oapi,
 		Metrics:          metrics,
 		Version:          Version(),
@@ -214,14 +221,14 @@ func (s *Server) startComponents(ctx context.Context, wg *sync.WaitGroup, ca *pk
 	if err != nil {
 		return err
 	}
-	if _, err := enabledControllers(s.cfg.Controllers, ca.PEM); err != nil {
+	if _, err := enabledControllers(s.cfg.Controllers, ca); err != nil {
 		return err
 	}
 	if !s.cfg.DisableControllers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.runControllers(ctx, cm, ca.PEM); err != nil {
+			if err := s.runControllers(ctx, cm, ca); err != nil {
 				s.cfg.Logger.Error("controller manager", "err", err)
 			}
 		}()
