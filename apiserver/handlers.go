@@ -34,11 +34,18 @@ const requestTimeout = 60 * time.Second
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *request.Info) {
 	gvr := schema.GroupVersionResource{Group: info.APIGroup, Version: info.APIVersion, Resource: info.Resource}
 	st := s.cfg.Resources.Get(gvr)
-	if st == nil || len(info.Parts) > 3 {
+	if st == nil {
 		s.writeError(w, r, notFound())
 		return
 	}
 	res := st.Resource()
+	connect := connectSubresource(res, info.Subresource)
+	// Only proxying subresources have paths below them
+	// (nodes/NAME/proxy/stats/summary).
+	if len(info.Parts) > 3 && !connect {
+		s.writeError(w, r, notFound())
+		return
+	}
 	if res.Namespaced && info.Namespace == "" && info.Name != "" {
 		s.writeError(w, r, notFound())
 		return
@@ -51,7 +58,9 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 	if !res.Namespaced {
 		ns = ""
 	}
-	if info.Verb != "watch" {
+	// Watches and streams (logs -f, exec, port-forward) run as long as the
+	// client keeps them.
+	if info.Verb != "watch" && !connect {
 		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
@@ -79,6 +88,16 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info *req
 	if err != nil {
 		s.writeError(w, r, err)
 	}
+}
+
+// connectSubresource reports whether a subresource proxies its requests.
+func connectSubresource(res *registry.Resource, name string) bool {
+	for _, x := range res.Extra {
+		if x.Name == name {
+			return x.Connect != nil
+		}
+	}
+	return false
 }
 
 // handler serves one request for a resource.
@@ -376,7 +395,7 @@ func (h *handler) serveExtra(w http.ResponseWriter, r *http.Request) error {
 	if sub == nil {
 		return notFound()
 	}
-	if sub.Connect != nil && (r.Method == http.MethodGet || r.Method == http.MethodPost || r.Method == http.MethodHead) {
+	if sub.Connect != nil {
 		return sub.Connect(r.Context(), h.st, h.ns, h.info.Name, w, r)
 	}
 	out, err := h.s.codecs.negotiate(r, false)
