@@ -21,6 +21,8 @@ import (
 	"berth/server"
 )
 
+var klogOnce sync.Once
+
 // Bare configures a server without its controllers and scheduler, for tests
 // that run the components they test themselves.
 func Bare(c *server.Config) {
@@ -58,8 +60,9 @@ func Start(t testing.TB, opts ...func(*server.Config)) *Server {
 			out = os.Stderr
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		// client-go logs through klog (process-wide): keep it with ours.
-		klog.SetSlogLogger(cfg.Logger)
+		// client-go logs through klog, which is process-wide: send it to
+		// the same place as the servers' logs, once per test process.
+		klogOnce.Do(func() { klog.SetSlogLogger(cfg.Logger) })
 	}
 	s, err := Run(cfg)
 	if err != nil {
