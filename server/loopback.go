@@ -15,6 +15,7 @@ import (
 const (
 	controllerManagerUser = "system:kube-controller-manager"
 	schedulerUser         = "system:kube-scheduler"
+	kubeletClientUser     = "kube-apiserver-kubelet-client"
 )
 
 // loopbackConfig returns a client configuration for one of the server's

@@ -17,7 +17,6 @@ import (
 	"berth/apiserver/registry/core/event"
 	"berth/apiserver/registry/core/limitrange"
 	"berth/apiserver/registry/core/namespace"
-	"berth/apiserver/registry/core/node"
 	"berth/apiserver/registry/core/resourcequota"
 	"berth/apiserver/registry/core/secret"
 	"berth/apiserver/registry/discovery/endpointslice"
@@ -45,7 +44,7 @@ func (s *Server) builtinResources() []*registry.Resource {
 		endpoints.Resource(),
 		configmap.Resource(),
 		secret.Resource(),
-		node.Resource(),
+		s.nodeResource(),
 		event.ResourceWithTTL(int64(s.cfg.EventTTL.Seconds())),
 		s.serviceAccountResource(),
 		limitrange.Resource(),

@@ -21,6 +21,7 @@ import (
 
 	"berth/apiserver"
 	"berth/apiserver/bootstrap"
+	"berth/apiserver/nodeproxy"
 	"berth/apiserver/openapi"
 	"berth/apiserver/registry"
 	"berth/apiserver/registry/generic"
@@ -36,10 +37,11 @@ const Root = "/registry/"
 // Server is a berth control plane: etcd, the API server and (later) the
 // scheduler and controllers.
 type Server struct {
-	cfg      Config
-	scheme   *runtime.Scheme
-	services *services
-	signer   *satoken.Signer
+	cfg       Config
+	scheme    *runtime.Scheme
+	services  *services
+	signer    *satoken.Signer
+	nodeProxy *nodeproxy.Proxy
 
 	mu        sync.Mutex
 	ready     chan struct{}
@@ -109,6 +111,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.nodeProxy, err = s.newNodeProxy(certs.ca); err != nil {
+		return err
+	}
+	defer s.nodeProxy.Close()
 	if s.signer, err = satoken.NewSigner(satoken.Config{KeyFile: filepath.Join(s.cfg.DataDir, "tls", "service-account.key")}); err != nil {
 		return err
 	}

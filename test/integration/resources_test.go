@@ -1,6 +1,13 @@
 package integration
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"strconv"
 	"strings"
@@ -372,6 +379,17 @@ func resourceCases() []resourceCase {
 				expectNested(t, u, "PreemptLowerPriority", "preemptionPolicy")
 			},
 		},
+		// certificates.k8s.io/v1
+		{
+			gvr: gvr("certificates.k8s.io", "v1", "certificatesigningrequests"), kind: "CertificateSigningRequest",
+			manifest: fmt.Sprintf(`{apiVersion: certificates.k8s.io/v1, kind: CertificateSigningRequest, spec: {request: %s, signerName: kubernetes.io/kube-apiserver-client, usages: [client auth]}}`, testCSR()),
+			mutate:   func(u *unstructured.Unstructured) { setField(u, "yes", "metadata", "labels", "changed") },
+			status:   map[string]any{"conditions": []any{map[string]any{"type": "Failed", "status": "True", "reason": "Testing", "message": "failed on purpose"}}},
+			check: func(t tb, u *unstructured.Unstructured) {
+				// The API server records who asked.
+				expectNested(t, u, "system:admin", "spec", "username")
+			},
+		},
 		// rbac.authorization.k8s.io/v1
 		{
 			gvr: gvr("rbac.authorization.k8s.io", "v1", "roles"), kind: "Role", namespaced: true,
@@ -398,4 +416,18 @@ func resourceCases() []resourceCase {
 			},
 		},
 	}
+}
+
+// testCSR is a PEM certificate signing request, base64-encoded as the
+// request field of a CertificateSigningRequest is.
+func testCSR() string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "alice"}}, key)
+	if err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
