@@ -160,6 +160,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Extra handlers (the image registry) take bodies of their own size;
+	// API objects are bounded.
+	if h := s.extra(r.URL.Path); h != nil {
+		h.ServeHTTP(rec, r)
+		return
+	}
 	if r.ContentLength > MaxBodyBytes {
 		s.writeError(rec, r, tooLarge())
 		return
@@ -197,13 +203,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request.Inf
 			return
 		}
 	}
+	s.writeError(w, r, notFound())
+}
+
+// extra returns the Extra handler whose prefix p has, if any.
+func (s *Server) extra(p string) http.Handler {
 	for prefix, h := range s.cfg.Extra {
 		if strings.HasPrefix(p, prefix) {
-			h.ServeHTTP(w, r)
-			return
+			return h
 		}
 	}
-	s.writeError(w, r, notFound())
+	return nil
 }
 
 func notFound() error {

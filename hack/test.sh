@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./hack/deps.sh
+./hack/build.sh
 go vet ./...
 go test -count=1 -timeout 20m ./...

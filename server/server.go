@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 	"berth/apiserver/registry/generic"
 	satoken "berth/apiserver/serviceaccount"
 	"berth/pki"
+	imageregistry "berth/registry"
 	"berth/store/cache"
 	"berth/store/etcd"
 )
@@ -45,6 +47,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	ready     chan struct{}
+	builtins  chan struct{}
 	addr      string
 	resources *apiserver.Resources
 	stores    map[string]*generic.Store // by group/resource
@@ -77,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 	if err := metav1.AddMetaToScheme(scheme); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, scheme: scheme, ready: make(chan struct{}), stores: map[string]*generic.Store{}}, nil
+	return &Server{cfg: cfg, scheme: scheme, ready: make(chan struct{}), builtins: make(chan struct{}), stores: map[string]*generic.Store{}}, nil
 }
 
 // Ready is closed once the API server answers.
@@ -156,6 +159,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
+	images, err := s.openRegistry()
+	if err != nil {
+		return fmt.Errorf("image registry: %w", err)
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	oapi := openapi.New(s.scheme, openapiResources(resources))
@@ -169,7 +176,8 @@ func (s *Server) Run(ctx context.Context) error {
 		Resources:        resources,
 		Tokens:           []apiserver.TokenAuthenticator{satoken.NewAuthenticator(s.signer, tokenObjects{s}), bootstrapTokens},
 		Authorizer:       bootstrap.Authorizer{Next: apiserver.AllowAuthenticated{}},
-		Public:           bootstrap.PublicClusterInfo,
+		Public:           func(r *http.Request) bool { return imageregistry.IsRead(r) || bootstrap.PublicClusterInfo(r) },
+		Extra:            map[string]http.Handler{"/v2/": images},
 		OpenAPI:          oapi,
 		Metrics:          metrics,
 		Version:          Version(),

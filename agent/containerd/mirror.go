@@ -17,10 +17,15 @@ func (c *Containerd) MirrorAll(url, caFile string) error {
 		return err
 	}
 	host := fmt.Sprintf("[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", url)
+	top := fmt.Sprintf("server = %q\n", url)
 	if caFile != "" {
 		host += fmt.Sprintf("  ca = %q\n", caFile)
+		// containerd falls back to the server entry when the mirror has
+		// not got an image: it needs the CA too, or the error is about
+		// the certificate rather than the missing image.
+		top += fmt.Sprintf("ca = %q\n", caFile)
 	}
-	data := fmt.Sprintf("server = %q\n\n%s", url, host)
+	data := top + "\n" + host
 	tmp := filepath.Join(dir, "hosts.toml.tmp")
 	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
 		return err

@@ -21,7 +21,7 @@ func newRootCommand(args []string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(args), newVersionCommand(), newSimCommand())
+	root.AddCommand(newServerCommand(args), newVersionCommand(), newSimCommand(), newTokenCommand(), newImageCommand())
 	root.SetArgs(args)
 	return root
 }
