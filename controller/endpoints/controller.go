@@ -167,7 +167,7 @@ func (c *Controller) checkLeftoverEndpoints() {
 }
 
 // sync makes a Service's Endpoints match its pods.
-func (c *Controller) sync(ctx context.Context, key string) error {
+func (c *Controller) sync(ctx context.Context, key string) (retErr error) {
 	namespace, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return nil
@@ -195,8 +195,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	// Computed on every sync, so that the tracker sees every state.
-	trigger := c.triggers.Compute(namespace, svc, pods)
+	// Computed on every sync, so that the tracker sees every state; the
+	// state counts as published only once the sync succeeded.
+	trigger, commit := c.triggers.Compute(namespace, svc, pods)
+	defer func() {
+		if retErr == nil {
+			commit()
+		}
+	}()
 	subsets := desiredSubsets(svc, pods)
 
 	current, err := c.endpoints.Endpoints(namespace).Get(name)

@@ -260,11 +260,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if c.tracker.stale(key, slices) {
 		return errStaleCache
 	}
-	trigger := c.triggers.Compute(namespace, svc, pods)
+	trigger, commit := c.triggers.Compute(namespace, svc, pods)
 	if err := c.reconcile(ctx, svc, pods, slices, trigger); err != nil {
 		c.recorder.Eventf(svc, corev1.EventTypeWarning, "FailedToUpdateEndpointSlices",
 			"Error updating Endpoint Slices for Service %s/%s: %v", namespace, name, err)
 		return err
 	}
+	commit()
 	return nil
 }

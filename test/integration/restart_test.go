@@ -33,6 +33,9 @@ func TestRestart(t *testing.T) {
 		DataDir: t.TempDir(), BindAddress: "127.0.0.1", AdvertiseAddress: "127.0.0.1",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	// No controllers: the root-CA publisher would add its ConfigMap to the
+	// namespace whose contents this test counts.
+	testserver.Bare(&cfg)
 	first, err := testserver.Run(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -59,18 +59,26 @@ func TestTriggerTimeTracker(t *testing.T) {
 			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(at)}}}}
 	}
 	tr := NewTriggerTimeTracker()
-	if got := tr.Compute("ns", svc, []*corev1.Pod{pod("a", t0.Add(time.Minute))}); !got.Equal(t0) {
+	sync := func(pods ...*corev1.Pod) time.Time {
+		got, commit := tr.Compute("ns", svc, pods)
+		commit()
+		return got
+	}
+	if got := sync(pod("a", t0.Add(time.Minute))); !got.Equal(t0) {
 		t.Errorf("first sync = %v; want the Service's creation", got)
 	}
-	if got := tr.Compute("ns", svc, []*corev1.Pod{pod("a", t0.Add(time.Minute))}); !got.IsZero() {
+	if got := sync(pod("a", t0.Add(time.Minute))); !got.IsZero() {
 		t.Errorf("unchanged = %v; want none", got)
 	}
-	got := tr.Compute("ns", svc, []*corev1.Pod{pod("a", t0.Add(3*time.Minute)), pod("b", t0.Add(2*time.Minute))})
-	if !got.Equal(t0.Add(2 * time.Minute)) {
+	// A sync that failed (not committed) is reported again by the retry.
+	if got, _ := tr.Compute("ns", svc, []*corev1.Pod{pod("a", t0.Add(3*time.Minute)), pod("b", t0.Add(2*time.Minute))}); !got.Equal(t0.Add(2 * time.Minute)) {
 		t.Errorf("two changes = %v; want the earliest", got)
 	}
+	if got := sync(pod("a", t0.Add(3*time.Minute)), pod("b", t0.Add(2*time.Minute))); !got.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("retried sync = %v; want the earliest unpublished change", got)
+	}
 	tr.Delete("ns", "s")
-	if got := tr.Compute("ns", svc, nil); !got.Equal(t0) {
+	if got := sync(); !got.Equal(t0) {
 		t.Errorf("after delete = %v; want the Service's creation", got)
 	}
 }

@@ -26,10 +26,12 @@ func NewTriggerTimeTracker() *TriggerTimeTracker {
 	return &TriggerTimeTracker{states: map[string]serviceState{}}
 }
 
-// Compute records the state of a Service and its pods and returns the
-// trigger time to export (zero: none). It must not be called concurrently
-// for the same Service.
-func (t *TriggerTimeTracker) Compute(namespace string, svc *corev1.Service, pods []*corev1.Pod) time.Time {
+// Compute returns the trigger time to export for a Service and its pods
+// (zero: none), and a commit function that records this state as synced.
+// Call commit only once the sync has been written, so that a failed sync
+// retried later still reports the changes it did not publish. It must not
+// be called concurrently for the same Service.
+func (t *TriggerTimeTracker) Compute(namespace string, svc *corev1.Service, pods []*corev1.Pod) (trigger time.Time, commit func()) {
 	key := namespace + "/" + svc.Name
 	t.mu.Lock()
 	state, known := t.states[key]
@@ -57,13 +59,15 @@ func (t *TriggerTimeTracker) Compute(namespace string, svc *corev1.Service, pods
 	if created.After(state.service) {
 		consider(created)
 	}
-	t.mu.Lock()
-	t.states[key] = serviceState{service: created, pods: podTimes}
-	t.mu.Unlock()
-	if !known {
-		return created
+	commit = func() {
+		t.mu.Lock()
+		t.states[key] = serviceState{service: created, pods: podTimes}
+		t.mu.Unlock()
 	}
-	return earliest
+	if !known {
+		return created, commit
+	}
+	return earliest, commit
 }
 
 // Delete forgets a Service.
