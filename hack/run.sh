@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds berth and starts a cluster on this
-# machine. Extra arguments go to `berth server`.
+# Installs what is missing, builds berth and starts a single-node cluster
+# on this machine (`berth up`). Extra arguments go to `berth up`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./hack/deps.sh
-go build -o bin/berth ./cmd/berth
-exec ./bin/berth server "$@"
+./hack/build.sh
+exec ./bin/berth up "$@"

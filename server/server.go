@@ -384,3 +384,6 @@ func (s *Server) compact(ctx context.Context, client *clientv3.Client) {
 		last = resp.Header.Revision
 	}
 }
+
+// DataDir is the server's data directory.
+func (s *Server) DataDir() string { return s.cfg.DataDir }

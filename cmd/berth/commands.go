@@ -21,7 +21,7 @@ func newRootCommand(args []string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(args), newVersionCommand(), newSimCommand(), newTokenCommand(), newImageCommand())
+	root.AddCommand(newServerCommand(args), newVersionCommand(), newSimCommand(), newTokenCommand(), newImageCommand(), newUpCommand(args), newAgentCommand())
 	root.SetArgs(args)
 	return root
 }
