@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -301,12 +302,14 @@ func (j *joiner) requestServing(ctx context.Context, creds *Credentials) error {
 }
 
 // servingFor reports whether a stored serving certificate is valid now,
-// from this CA, for this node's names and addresses.
+// from this CA, and names every one of this node's names and addresses (it
+// may name more: addresses that came and went on the host do not make a new
+// certificate necessary).
 func (j *joiner) servingFor(c *x509.Certificate) bool {
 	if j.verify(c, x509.ExtKeyUsageServerAuth) != nil || c.Subject.CommonName != j.user {
 		return false
 	}
-	if !sameStrings(c.DNSNames, j.cfg.ServingNames) {
+	if !covers(c.DNSNames, j.cfg.ServingNames) {
 		return false
 	}
 	var have, want []string
@@ -316,7 +319,7 @@ func (j *joiner) servingFor(c *x509.Certificate) bool {
 	for _, ip := range j.cfg.ServingIPs {
 		want = append(want, ip.String())
 	}
-	return sameStrings(have, want)
+	return covers(have, want)
 }
 
 // renewDue reports whether c is past 70% of its life (kubelets rotate
@@ -452,19 +455,12 @@ func hostIPs() []net.IP {
 	return out
 }
 
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := map[string]int{}
-	for _, s := range a {
-		seen[s]++
-	}
-	for _, s := range b {
-		if seen[s] == 0 {
+// covers reports whether have holds every string of want.
+func covers(have, want []string) bool {
+	for _, s := range want {
+		if !slices.Contains(have, s) {
 			return false
 		}
-		seen[s]--
 	}
 	return true
 }

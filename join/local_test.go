@@ -21,7 +21,7 @@ func TestIssueLocalThenJoin(t *testing.T) {
 	}
 	cfg := join.Config{
 		Server: "https://127.0.0.1:1", NodeName: "n1", Dir: filepath.Join(dir, "pki"),
-		ServingIPs: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ServingIPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 9, 9, 9)},
 	}
 	if err := join.IssueLocal(ca, cfg); err != nil {
 		t.Fatal(err)
@@ -43,6 +43,18 @@ func TestIssueLocalThenJoin(t *testing.T) {
 	}
 	if after := readFiles(t, creds.ClientCertFile, creds.ServingCertFile); after != before {
 		t.Fatal("certificates were reissued although they fit")
+	}
+	// The host lost an address since (another bridge went away): the
+	// certificate still names all it has, so Join needs no server either.
+	cfg.ServingIPs = []net.IP{net.IPv4(127, 0, 0, 1)}
+	if err := join.IssueLocal(ca, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := join.Join(context.Background(), cfg); err != nil {
+		t.Fatalf("join after an address went away: %v", err)
+	}
+	if after := readFiles(t, creds.ClientCertFile, creds.ServingCertFile); after != before {
+		t.Fatal("certificates were reissued although they still name every address")
 	}
 }
 
