@@ -90,6 +90,37 @@ func rssMiB(pid int) float64 {
 	return 0
 }
 
+// memory is a process's resident memory split the way smaps_rollup does:
+// all of it (RSS), its proportional share (PSS: pages shared with other
+// processes, such as the text of the berth binary that a server and an
+// agent on one host both map, count by share) and what is its own alone
+// (private: its heap, stacks and the pages of the binary only it touched).
+type memory struct{ rss, pss, private float64 }
+
+func memoryOf(pid int) memory {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return memory{}
+	}
+	var m memory
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "Rss:":
+			m.rss = kb / 1024
+		case "Pss:":
+			m.pss = kb / 1024
+		case "Private_Clean:", "Private_Dirty:":
+			m.private += kb / 1024
+		}
+	}
+	return m
+}
+
 // BenchmarkServerStartup measures `berth server` from exec to /readyz ok,
 // on a fresh data dir and on a restart, and its idle resident memory.
 func BenchmarkServerStartup(b *testing.B) {

@@ -1,7 +1,3 @@
-// Package network sets up the node's pod network: the CNI configuration
-// containerd uses to give each pod sandbox an interface and an address from
-// the node's pod CIDR (bridge + host-local + portmap from Debian's
-// containernetworking-plugins).
 package network
 
 import (
@@ -23,12 +19,18 @@ type CNIConfig struct {
 	Subnet string
 	// IPAMDir holds host-local's address leases (one per agent).
 	IPAMDir string
+	// MTU of the pods' interfaces and the bridge; 0 leaves the plugin's
+	// default (the bridge's). Pods whose traffic crosses VXLAN are best
+	// given the node link's MTU less VXLANOverhead.
+	MTU int
 }
 
 // ConflistFile is the name of the file WriteConflist writes.
 const ConflistFile = "10-berth.conflist"
 
-// WriteConflist writes the CNI configuration into dir, atomically.
+// WriteConflist writes the CNI configuration into dir, atomically. The
+// bridge plugin does not masquerade (ipMasq is false): Masquerade does,
+// for traffic leaving the cluster CIDR only.
 func WriteConflist(dir string, c CNIConfig) error {
 	if c.Name == "" {
 		c.Name = "berth"
@@ -45,23 +47,30 @@ func WriteConflist(dir string, c CNIConfig) error {
 	if c.IPAMDir == "" {
 		return fmt.Errorf("IPAMDir is required")
 	}
+	if c.MTU < 0 {
+		return fmt.Errorf("MTU %d is negative", c.MTU)
+	}
+	bridge := map[string]any{
+		"type":        "bridge",
+		"bridge":      c.Bridge,
+		"isGateway":   true,
+		"ipMasq":      false,
+		"hairpinMode": true,
+		"ipam": map[string]any{
+			"type":    "host-local",
+			"ranges":  [][]map[string]string{{{"subnet": c.Subnet}}},
+			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+			"dataDir": c.IPAMDir,
+		},
+	}
+	if c.MTU > 0 {
+		bridge["mtu"] = c.MTU
+	}
 	conf := map[string]any{
 		"cniVersion": "0.4.0",
 		"name":       c.Name,
 		"plugins": []any{
-			map[string]any{
-				"type":        "bridge",
-				"bridge":      c.Bridge,
-				"isGateway":   true,
-				"ipMasq":      true,
-				"hairpinMode": true,
-				"ipam": map[string]any{
-					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": c.Subnet}}},
-					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": c.IPAMDir,
-				},
-			},
+			bridge,
 			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
 		},
 	}
