@@ -20,10 +20,15 @@ import (
 	"sync"
 	"time"
 
+	"log/slog"
+	"net/netip"
+	"sync/atomic"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -144,11 +149,21 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	clusterDNS := cfg.ClusterDNS
+	if len(clusterDNS) == 0 {
+		clusterDNS = discoverClusterDNS(ctx, client, log)
+	}
+	var cnet atomic.Pointer[clusterNet]
 	pods, err := pod.New(pod.Config{
 		NodeName: cfg.NodeName, Client: client, Runtime: rt, Images: imgs, Volumes: vols, Probes: probes,
 		Recorder: recorder, LogDir: cfg.logDir(), PodDir: cfg.podsDir(),
 		CgroupParent: "/berth/" + cfg.NodeName, CgroupRoot: cfg.CgroupRoot,
-		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, Logger: log,
+		ClusterDNS: clusterDNS, ClusterDomain: cfg.ClusterDomain, Logger: log,
+		Drain: func(ctx context.Context, p *corev1.Pod) {
+			if n := cnet.Load(); n != nil {
+				n.drain(ctx, p)
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -189,8 +204,28 @@ func (a *Agent) Run(ctx context.Context) error {
 		wg.Wait()
 		return nil
 	}
-	if cfg.ContainerRuntimeEndpoint == "" {
-		a.followPodCIDR(ctx, client)
+	podCIDR, nodeIPs, err := a.nodeNetwork(ctx, client, log)
+	if err != nil {
+		stopParts()
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	cn, err := a.newClusterNet(client, podCIDR, nodeIPs, clusterDNS, log)
+	if err != nil {
+		stopParts()
+		wg.Wait()
+		return fmt.Errorf("agent: %w", err)
+	}
+	cnet.Store(cn)
+	cn.run(partsCtx, run)
+	select {
+	case <-cn.ready():
+	case <-time.After(10 * time.Second):
+		log.Warn("the service proxy has not programmed its rules yet; starting pods anyway")
+	case <-ctx.Done():
 	}
 	if cfg.ImagesReady != nil {
 		select {
@@ -225,6 +260,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err := pods.StopAll(stopCtx); err != nil {
 			log.Error("stopping pods", "err", err)
 		}
+		cn.cleanup(stopCtx)
 		cancel()
 	}
 	stopPods()
@@ -245,8 +281,10 @@ func (a *Agent) startRuntime(rtCtx, ctx context.Context) (string, <-chan struct{
 		close(done)
 		return cfg.ContainerRuntimeEndpoint, done, nil
 	}
-	if err := network.WriteConflist(cfg.cniDir(), network.CNIConfig{Bridge: cfg.Bridge, Subnet: cfg.PodCIDR, IPAMDir: cfg.ipamDir()}); err != nil {
-		return "", nil, fmt.Errorf("agent: pod network: %w", err)
+	if cfg.PodCIDR != "" {
+		if err := network.WriteConflist(cfg.cniDir(), network.CNIConfig{Bridge: cfg.Bridge, Subnet: cfg.PodCIDR, IPAMDir: cfg.ipamDir()}); err != nil {
+			return "", nil, fmt.Errorf("agent: pod network: %w", err)
+		}
 	}
 	ctd, err := containerd.New(containerd.Config{
 		Dir: cfg.containerdDir(), SandboxImage: images.Pause, CNIConfDir: cfg.cniDir(),
@@ -277,17 +315,70 @@ func (a *Agent) startRuntime(rtCtx, ctx context.Context) (string, <-chan struct{
 	}
 }
 
-// followPodCIDR rewrites the CNI configuration when the Node has a pod
-// CIDR other than the configured one (given by the control plane).
-func (a *Agent) followPodCIDR(ctx context.Context, client kubernetes.Interface) {
-	n, err := client.CoreV1().Nodes().Get(ctx, a.cfg.NodeName, metav1.GetOptions{})
-	if err != nil || n.Spec.PodCIDR == "" || n.Spec.PodCIDR == a.cfg.PodCIDR {
-		return
+// nodeNetwork returns the node's pod CIDR — the configured one, or the one
+// the control plane gives the Node — and addresses. With the agent's own
+// runtime it makes the pod bridge and writes the CNI configuration for
+// that CIDR (containerd picks it up).
+func (a *Agent) nodeNetwork(ctx context.Context, client kubernetes.Interface, log *slog.Logger) (netip.Prefix, []netip.Addr, error) {
+	cfg := a.cfg
+	var n *corev1.Node
+	waiting := false
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, podCIDRTimeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		n, err = client.CoreV1().Nodes().Get(ctx, cfg.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		if n.Spec.PodCIDR == "" && !waiting {
+			log.Info("waiting for the control plane to give the node a pod CIDR")
+			waiting = true
+		}
+		return n.Spec.PodCIDR != "", nil
+	})
+	if err != nil {
+		return netip.Prefix{}, nil, fmt.Errorf("agent: the node got no pod CIDR within %v (is the control plane's nodeipam controller running?)", podCIDRTimeout)
 	}
-	a.cfg.Logger.Info("using the node's pod CIDR", "podCIDR", n.Spec.PodCIDR)
-	if err := network.WriteConflist(a.cfg.cniDir(), network.CNIConfig{Bridge: a.cfg.Bridge, Subnet: n.Spec.PodCIDR, IPAMDir: a.cfg.ipamDir()}); err != nil {
-		a.cfg.Logger.Error("pod network", "err", err)
+	podCIDR, err := netip.ParsePrefix(n.Spec.PodCIDR)
+	if err != nil {
+		return netip.Prefix{}, nil, fmt.Errorf("agent: node pod CIDR %q: %w", n.Spec.PodCIDR, err)
 	}
+	podCIDR = podCIDR.Masked()
+	var ips []netip.Addr
+	for _, addr := range n.Status.Addresses {
+		if ip, err := netip.ParseAddr(addr.Address); err == nil && addr.Type == corev1.NodeInternalIP {
+			ips = append(ips, ip)
+		}
+	}
+	if cfg.ContainerRuntimeEndpoint != "" {
+		return podCIDR, ips, nil
+	}
+	if err := network.EnsureBridge(cfg.Bridge, podCIDR); err != nil {
+		return netip.Prefix{}, nil, fmt.Errorf("agent: pod network: %w", err)
+	}
+	if n.Spec.PodCIDR != cfg.PodCIDR {
+		log.Info("using the node's pod CIDR", "podCIDR", n.Spec.PodCIDR)
+		if err := network.WriteConflist(cfg.cniDir(), network.CNIConfig{Bridge: cfg.Bridge, Subnet: n.Spec.PodCIDR, IPAMDir: cfg.ipamDir()}); err != nil {
+			return netip.Prefix{}, nil, fmt.Errorf("agent: pod network: %w", err)
+		}
+	}
+	return podCIDR, ips, nil
+}
+
+// podCIDRTimeout bounds the wait for the control plane's pod CIDR.
+const podCIDRTimeout = 2 * time.Minute
+
+// discoverClusterDNS returns the kube-dns Service's ClusterIP, the
+// nameserver of pods with dnsPolicy ClusterFirst; none if there is no
+// such Service.
+func discoverClusterDNS(ctx context.Context, client kubernetes.Interface, log *slog.Logger) []string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	svc, err := client.CoreV1().Services(metav1.NamespaceSystem).Get(ctx, "kube-dns", metav1.GetOptions{})
+	if err != nil || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		log.Warn("no kube-dns Service: pods use the host's resolvers", "err", err)
+		return nil
+	}
+	return []string{svc.Spec.ClusterIP}
 }
 
 // protobuf returns a copy of cfg that speaks protobuf.

@@ -32,9 +32,25 @@ type Config struct {
 	// containerd of the agent's own. That runtime keeps its own CNI and
 	// registry configuration.
 	ContainerRuntimeEndpoint string
-	// PodCIDR is the node's pod network when its Node has none in
-	// spec.podCIDR. Default 10.42.0.0/24.
+	// PodCIDR is the node's pod network. Empty (the default): the one the
+	// control plane gives the Node in spec.podCIDR. Must lie inside
+	// ClusterCIDR.
 	PodCIDR string
+	// ClusterCIDR is the pod network of the whole cluster: traffic from
+	// pods to addresses outside it is masqueraded, and the routes to other
+	// nodes' pods are in it. Default 10.42.0.0/16.
+	ClusterCIDR string
+	// NetworkMode is how pods reach pods of other nodes: "auto" (the
+	// default: direct routes to nodes on the same link, VXLAN to the
+	// others), "host-gw" or "vxlan".
+	NetworkMode string
+	// VXLANDevice is the VXLAN device's name (at most 15 characters).
+	// Default "berth.1" with the default bridge, else derived from Bridge.
+	VXLANDevice string
+	// IngressHTTPPort and IngressHTTPSPort are where the built-in ingress
+	// controller listens on every address of the node; 0 turns one off
+	// (the `berth agent` flags default to 80 and 443).
+	IngressHTTPPort, IngressHTTPSPort int
 	// Bridge is the pod network's bridge device. Default "berth0"; agents
 	// sharing a host need distinct ones.
 	Bridge string
@@ -79,8 +95,11 @@ func (c *Config) Defaults() {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
-	if c.PodCIDR == "" {
-		c.PodCIDR = "10.42.0.0/24"
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = "10.42.0.0/16"
+	}
+	if c.NetworkMode == "" {
+		c.NetworkMode = "auto"
 	}
 	if c.Bridge == "" {
 		c.Bridge = "berth0"
@@ -113,13 +132,61 @@ func (c *Config) Validate() error {
 	if !filepath.IsAbs(c.DataDir) {
 		errs = append(errs, fmt.Errorf("agent: data dir %q must be an absolute path", c.DataDir))
 	}
-	if _, err := netip.ParsePrefix(c.PodCIDR); err != nil {
-		errs = append(errs, fmt.Errorf("agent: pod CIDR: %w", err))
+	cluster, err := netip.ParsePrefix(c.ClusterCIDR)
+	if err != nil || !cluster.Addr().Is4() {
+		errs = append(errs, fmt.Errorf("agent: cluster CIDR %q: want an IPv4 CIDR such as 10.42.0.0/16", c.ClusterCIDR))
+	}
+	if c.PodCIDR != "" {
+		pods, err := netip.ParsePrefix(c.PodCIDR)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("agent: pod CIDR: %w", err))
+		case cluster.IsValid() && (!cluster.Contains(pods.Addr()) || pods.Bits() < cluster.Bits()):
+			errs = append(errs, fmt.Errorf("agent: pod CIDR %s is not inside the cluster CIDR %s", c.PodCIDR, c.ClusterCIDR))
+		}
+	}
+	switch c.NetworkMode {
+	case "auto", "host-gw", "vxlan":
+	default:
+		errs = append(errs, fmt.Errorf("agent: network mode %q: want auto, host-gw or vxlan", c.NetworkMode))
+	}
+	if len(c.VXLANDevice) > 15 {
+		errs = append(errs, fmt.Errorf("agent: VXLAN device name %q is longer than 15 characters", c.VXLANDevice))
+	}
+	for _, p := range []int{c.IngressHTTPPort, c.IngressHTTPSPort} {
+		if p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("agent: ingress port %d out of range", p))
+		}
 	}
 	if c.ContainerRuntimeEndpoint != "" && !strings.HasPrefix(c.ContainerRuntimeEndpoint, "unix://") {
 		errs = append(errs, fmt.Errorf("agent: container runtime endpoint %q: want unix:///PATH", c.ContainerRuntimeEndpoint))
 	}
 	return errors.Join(errs...)
+}
+
+// vxlanDevice is the VXLAN device's name: distinct for agents with
+// distinct bridges on one host.
+func (c *Config) vxlanDevice() string {
+	switch {
+	case c.VXLANDevice != "":
+		return c.VXLANDevice
+	case c.Bridge == "berth0":
+		return "berth.1"
+	}
+	name := c.Bridge
+	if len(name) > 12 {
+		name = name[len(name)-12:]
+	}
+	return name + ".vx"
+}
+
+// proxyTable is the service proxy's nftables table: distinct for agents
+// with distinct bridges on one host.
+func (c *Config) proxyTable() string {
+	if c.Bridge == "berth0" {
+		return "berth"
+	}
+	return "berth-" + c.Bridge
 }
 
 // Paths below DataDir.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +33,7 @@ func (s *Server) mutatingAdmission() generic.Admission {
 		s.serviceAccountAdmission(),
 		admission.DefaultTolerationSeconds{Seconds: s.cfg.DefaultTolerationSeconds},
 		&admission.Priority{Classes: priorityClasses{s}},
+		&admission.DefaultIngressClass{Classes: ingressClasses{s}},
 	}
 }
 
@@ -69,6 +71,18 @@ func (p priorityClasses) List(ctx context.Context) ([]schedulingv1.PriorityClass
 		return nil, err
 	}
 	return list.(*schedulingv1.PriorityClassList).Items, nil
+}
+
+// ingressClasses reads IngressClasses for the DefaultIngressClass
+// admission plugin.
+type ingressClasses struct{ s *Server }
+
+func (c ingressClasses) List(ctx context.Context) ([]networkingv1.IngressClass, error) {
+	list, err := c.s.store("ingressclasses.networking.k8s.io").List(ctx, "", &metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return nil, err
+	}
+	return list.(*networkingv1.IngressClassList).Items, nil
 }
 
 // serviceAccountAdmission defaults the service account of new pods and,

@@ -27,7 +27,8 @@ var systemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 const bootstrapManager = "berth-apiserver"
 
 // bootstrap creates what every cluster has from the start: the system
-// namespaces and the "kubernetes" service pointing at this API server.
+// namespaces, the "kubernetes" service pointing at this API server, the
+// cluster DNS service and the default IngressClass.
 func (s *Server) bootstrap(ctx context.Context, port int, ca *pki.CA) error {
 	nss := s.store("namespaces")
 	for _, name := range systemNamespaces {
@@ -52,7 +53,10 @@ func (s *Server) bootstrap(ctx context.Context, port int, ca *pki.CA) error {
 	}); err != nil {
 		return err
 	}
-	return s.kubernetesService(ctx, port)
+	if err := s.kubernetesService(ctx, port); err != nil {
+		return err
+	}
+	return s.bootstrapNetwork(ctx)
 }
 
 // bootstrapTokens authenticates the bootstrap tokens of joining nodes.

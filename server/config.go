@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"berth/controller/nodeipam"
 )
 
 // Config configures a control plane. Every field can come from a flag or
@@ -34,6 +36,20 @@ type Config struct {
 	ServiceCIDR string `json:"serviceCIDR"`
 	// ServiceNodePortRange is the range NodePorts come from, "30000-32767".
 	ServiceNodePortRange string `json:"serviceNodePortRange"`
+	// ClusterCIDR is the pod network, which the node IPAM controller cuts
+	// into the nodes' pod CIDRs (kube-controller-manager's --cluster-cidr).
+	// Default 10.42.0.0/16. It must not overlap ServiceCIDR.
+	ClusterCIDR string `json:"clusterCIDR"`
+	// NodeCIDRMaskSize is the prefix length of each node's pod CIDR
+	// (--node-cidr-mask-size): between ClusterCIDR's prefix length and 30
+	// (126 for IPv6), at most 16 bits longer. Default 24 (64 for an IPv6
+	// ClusterCIDR).
+	NodeCIDRMaskSize int `json:"nodeCIDRMaskSize"`
+	// ClusterDNS is the ClusterIP of the cluster DNS Service,
+	// kube-system/kube-dns, created at start; the agents serve DNS behind
+	// it and point pods at it. It must lie in ServiceCIDR. Default: the
+	// 10th address of ServiceCIDR (10.43.0.10).
+	ClusterDNS string `json:"clusterDNS"`
 	// EventTTL is how long events are kept.
 	EventTTL time.Duration `json:"eventTTL"`
 	// WatchHistory is how many recent events each resource keeps so that
@@ -91,6 +107,14 @@ func (c *Config) Defaults() {
 	if c.ServiceNodePortRange == "" {
 		c.ServiceNodePortRange = "30000-32767"
 	}
+	ipam := nodeipam.Config{ClusterCIDR: c.ClusterCIDR, NodeCIDRMaskSize: c.NodeCIDRMaskSize}
+	ipam.Defaults()
+	c.ClusterCIDR, c.NodeCIDRMaskSize = ipam.ClusterCIDR, ipam.NodeCIDRMaskSize
+	if c.ClusterDNS == "" {
+		if ip, err := nthServiceIP(c.ServiceCIDR, 10); err == nil {
+			c.ClusterDNS = ip.String()
+		}
+	}
 	if c.EventTTL == 0 {
 		c.EventTTL = time.Hour
 	}
@@ -126,8 +150,20 @@ func (c *Config) Validate() error {
 	if c.AdvertiseAddress != "" && net.ParseIP(c.AdvertiseAddress) == nil {
 		errs = append(errs, fmt.Errorf("advertiseAddress %q: not an IP address", c.AdvertiseAddress))
 	}
-	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
+	serviceCIDR, err := netip.ParsePrefix(c.ServiceCIDR)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("serviceCIDR: %w", err))
+	}
+	ipam := nodeipam.Config{ClusterCIDR: c.ClusterCIDR, NodeCIDRMaskSize: c.NodeCIDRMaskSize}
+	if err := ipam.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("clusterCIDR %q, nodeCIDRMaskSize %d: %w", c.ClusterCIDR, c.NodeCIDRMaskSize, err))
+	} else if cluster := netip.MustParsePrefix(c.ClusterCIDR); serviceCIDR.IsValid() && cluster.Overlaps(serviceCIDR) {
+		errs = append(errs, fmt.Errorf("clusterCIDR %s overlaps serviceCIDR %s", cluster, serviceCIDR))
+	}
+	if serviceCIDR.IsValid() {
+		if err := validateClusterDNS(c.ClusterDNS, serviceCIDR); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, _, err := c.NodePortRange(); err != nil {
 		errs = append(errs, err)
@@ -141,6 +177,44 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("etcdCompactionInterval: must not be negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// validateClusterDNS checks that the DNS service IP is an address of the
+// service CIDR other than its network address and the kubernetes
+// service's.
+func validateClusterDNS(dns string, serviceCIDR netip.Prefix) error {
+	ip, err := netip.ParseAddr(dns)
+	if err != nil {
+		return fmt.Errorf("clusterDNS %q: not an IP address", dns)
+	}
+	serviceCIDR = serviceCIDR.Masked()
+	first := serviceCIDR.Addr().Next()
+	switch {
+	case !serviceCIDR.Contains(ip):
+		return fmt.Errorf("clusterDNS %s: not in serviceCIDR %s", ip, serviceCIDR)
+	case ip == serviceCIDR.Addr():
+		return fmt.Errorf("clusterDNS %s: the network address of serviceCIDR %s", ip, serviceCIDR)
+	case ip == first:
+		return fmt.Errorf("clusterDNS %s: the kubernetes service's address", ip)
+	}
+	return nil
+}
+
+// nthServiceIP is the n-th address of a service CIDR (1: the kubernetes
+// service's).
+func nthServiceIP(cidr string, n int) (netip.Addr, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	ip := p.Masked().Addr()
+	for range n {
+		ip = ip.Next()
+	}
+	if !p.Contains(ip) {
+		return netip.Addr{}, fmt.Errorf("service CIDR %s has no address number %d", p, n)
+	}
+	return ip, nil
 }
 
 // NodePortRange returns the first and last NodePort.

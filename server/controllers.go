@@ -18,31 +18,37 @@ import (
 	"berth/controller/daemonset"
 	"berth/controller/deployment"
 	"berth/controller/disruption"
+	"berth/controller/dnsendpoints"
 	"berth/controller/endpoints"
 	"berth/controller/endpointslice"
 	"berth/controller/gc"
+	"berth/controller/ingressstatus"
 	"berth/controller/job"
 	"berth/controller/manager"
 	"berth/controller/namespace"
+	"berth/controller/nodeipam"
 	"berth/controller/nodelifecycle"
 	"berth/controller/nodelifecycle/tainteviction"
 	"berth/controller/podgc"
 	"berth/controller/replicaset"
 	"berth/controller/rootcacert"
 	"berth/controller/serviceaccount"
+	"berth/controller/servicelb"
 	"berth/controller/statefulset"
 	"berth/controller/ttlafterfinished"
 )
 
-// availableControllers lists every controller the manager can run; ca is
-// the cluster CA (the root CA publisher puts it in every namespace, the
-// certificate signer signs with it).
-func availableControllers(ca *pki.CA) []manager.Entry {
+// availableControllers lists every controller the manager can run; cfg
+// gives the node IPAM controller its ranges; ca is the cluster CA (the root
+// CA publisher puts it in every namespace, the certificate signer signs
+// with it).
+func availableControllers(cfg Config, ca *pki.CA) []manager.Entry {
 	var caPEM []byte
 	if ca != nil {
 		caPEM = ca.PEM
 	}
-	// Names are kube-controller-manager's (--controllers).
+	// Names are kube-controller-manager's (--controllers), berth's own
+	// end in -controller too.
 	return []manager.Entry{
 		{Name: "deployment-controller", New: deployment.New},
 		{Name: "replicaset-controller", New: replicaset.New},
@@ -68,13 +74,21 @@ func availableControllers(ca *pki.CA) []manager.Entry {
 		{Name: "job-controller", New: job.New},
 		{Name: "cronjob-controller", New: cronjob.New},
 		{Name: "ttl-after-finished-controller", New: ttlafterfinished.New},
+		{Name: "node-ipam-controller", New: func(s *controller.Shared) (controller.Controller, error) {
+			return nodeipam.NewWithConfig(s, nodeipam.Config{ClusterCIDR: cfg.ClusterCIDR, NodeCIDRMaskSize: cfg.NodeCIDRMaskSize})
+		}},
+		{Name: "service-lb-controller", New: servicelb.New},
+		// berth's own: the status of its Ingresses, the endpoints of its
+		// DNS.
+		{Name: "ingress-status-controller", New: ingressstatus.New},
+		{Name: "dns-endpoints-controller", New: dnsendpoints.New},
 	}
 }
 
 // enabledControllers picks the controllers cfg.Controllers asks for:
 // "*" (all), NAME, -NAME.
-func enabledControllers(spec []string, ca *pki.CA) ([]manager.Entry, error) {
-	all := availableControllers(ca)
+func enabledControllers(spec []string, cfg Config, ca *pki.CA) ([]manager.Entry, error) {
+	all := availableControllers(cfg, ca)
 	if len(spec) == 0 {
 		spec = []string{"*"}
 	}
@@ -108,7 +122,7 @@ func enabledControllers(spec []string, ca *pki.CA) ([]manager.Entry, error) {
 // ControllerNames lists the controllers berth can run.
 func ControllerNames() []string {
 	var out []string
-	for _, e := range availableControllers(nil) {
+	for _, e := range availableControllers(Config{}, nil) {
 		out = append(out, e.Name)
 	}
 	slices.Sort(out)
@@ -123,7 +137,7 @@ func identity() string {
 
 // runControllers runs the controller manager until ctx ends.
 func (s *Server) runControllers(ctx context.Context, rc *rest.Config, ca *pki.CA) error {
-	entries, err := enabledControllers(s.cfg.Controllers, ca)
+	entries, err := enabledControllers(s.cfg.Controllers, s.cfg, ca)
 	if err != nil {
 		return err
 	}

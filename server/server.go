@@ -235,7 +235,7 @@ func (s *Server) startComponents(ctx context.Context, wg *sync.WaitGroup, ca *pk
 	if err != nil {
 		return err
 	}
-	if _, err := enabledControllers(s.cfg.Controllers, ca); err != nil {
+	if _, err := enabledControllers(s.cfg.Controllers, s.cfg, ca); err != nil {
 		return err
 	}
 	if !s.cfg.DisableControllers {

@@ -80,7 +80,7 @@ func TestBackOff(t *testing.T) {
 		if p.Status.Phase != corev1.PodPending || p.Status.ContainerStatuses[0].ImageID != "" {
 			t.Errorf("status %s", statusString(p))
 		}
-		c.waitKubectl("missing", "ErrImagePull", 5*time.Second)
+		c.waitKubectl("missing", "ErrImagePull", 25*time.Second) // it alternates with ImagePullBackOff
 		c.waitEvent(p, "Failed", `Failed to pull image "berth/nope:v1": `, 5*time.Second)
 		c.waitEvent(p, "Failed", "Error: ErrImagePull", 5*time.Second)
 		c.waitFor("missing", 40*time.Second, "ImagePullBackOff", waiting("ImagePullBackOff", `Back-off pulling image "berth/nope:v1": ErrImagePull: `))

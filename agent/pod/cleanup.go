@@ -104,11 +104,19 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod) error {
 		if err != nil {
 			return err
 		}
+		grace := gracePeriod(pod, true)
+		if running := rt.running(); len(running) > 0 && m.cfg.Drain != nil && grace > 1 {
+			start := time.Now()
+			dctx, cancel := context.WithTimeout(ctx, time.Duration(grace)*time.Second/2)
+			m.cfg.Drain(dctx, pod)
+			cancel()
+			grace -= int64(time.Since(start).Round(time.Second) / time.Second)
+		}
 		if m.cfg.Probes != nil {
 			m.cfg.Probes.StopPod(pod.UID)
 			clear(w.probing)
 		}
-		w.killContainers(ctx, pod, rt.running(), gracePeriod(pod, true), "")
+		w.killContainers(ctx, pod, rt.running(), grace, "")
 		w.killed = true
 	}
 	rt, err := w.reader.read(ctx, pod.UID)

@@ -56,6 +56,12 @@ type Config struct {
 	// ResolvConf is the host's resolver configuration (dnsPolicy Default).
 	// Default /etc/resolv.conf.
 	ResolvConf string
+	// Drain, if set, is called for a deleted pod before its containers get
+	// their preStop hooks and SIGTERM: it returns once new traffic no longer
+	// goes to the pod (the agent waits for the pod to leave its Services'
+	// endpoints), or when ctx ends. The time it takes counts against the
+	// grace period, as a preStop hook's does; it gets at most half of it.
+	Drain func(ctx context.Context, pod *corev1.Pod)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -34,15 +34,23 @@ type agentFlags struct {
 func (a *agentFlags) add(f *pflag.FlagSet, prefix string) {
 	f.StringVar(&a.cfg.NodeName, "node-name", a.cfg.NodeName, "the Node's name (default: the host name)")
 	f.StringVar(&a.cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "an existing CRI socket (unix:///PATH) to use instead of a containerd of the agent's own")
-	f.StringVar(&a.cfg.PodCIDR, "pod-cidr", "10.42.0.0/24", "the node's pod network, unless its Node has spec.podCIDR")
+	f.StringVar(&a.cfg.PodCIDR, "pod-cidr", "", "the node's pod network (default: the one the control plane gives the node)")
+	f.StringVar(&a.cfg.NetworkMode, "network-mode", "auto", "how pods reach other nodes' pods: auto (routes on a shared link, VXLAN otherwise), host-gw or vxlan")
+	f.StringVar(&a.cfg.VXLANDevice, "vxlan-device", "", "the VXLAN device's name (default berth.1, or derived from --bridge)")
+	f.IntVar(&a.cfg.IngressHTTPPort, "ingress-http-port", 80, "port of the built-in ingress controller for HTTP on every node address (0: off)")
+	f.IntVar(&a.cfg.IngressHTTPSPort, "ingress-https-port", 443, "port of the built-in ingress controller for HTTPS on every node address (0: off)")
 	f.StringVar(&a.cfg.Bridge, "bridge", "berth0", "the pod network's bridge device")
 	f.StringVar(&a.cfg.Address, prefix+"address", ":10250", "where the agent's HTTPS endpoint listens")
 	f.StringVar(&a.nodeIP, "node-ip", "", "the node's InternalIP (default: the address of the default route)")
 	f.StringSliceVar(&a.labels, "node-label", nil, "KEY=VALUE labels of a new Node")
 	f.StringSliceVar(&a.taints, "node-taint", nil, "KEY[=VALUE]:EFFECT taints of a new Node")
 	f.StringSliceVar(&a.reserved, "reserved", nil, "RESOURCE=QUANTITY taken from capacity for allocatable (cpu=100m,memory=256Mi)")
-	f.StringSliceVar(&a.cfg.ClusterDNS, "cluster-dns", nil, "nameservers of pods with dnsPolicy ClusterFirst")
 	f.StringVar(&a.cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	if prefix == "" {
+		// `berth up` takes these from the control plane's flags.
+		f.StringVar(&a.cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "the pod network of the whole cluster (traffic from pods to other addresses is masqueraded)")
+		f.StringSliceVar(&a.cfg.ClusterDNS, "cluster-dns", nil, "nameservers of pods with dnsPolicy ClusterFirst (default: the kube-dns Service's address)")
+	}
 }
 
 // complete turns the flags into the agent's configuration.

@@ -52,6 +52,7 @@ resumes the same cluster from DATA_DIR.`,
 				acfg.DataDir = filepath.Join(cfg.DataDir, "agent")
 			}
 			acfg.StopPodsOnExit = !keepPodsOnShutdown
+			acfg.ClusterCIDR = cfg.ClusterCIDR // the agent finds the cluster DNS address in the kube-dns Service
 			s, err := server.New(cfg)
 			if err != nil {
 				return err

@@ -4,8 +4,11 @@
 // and tunnels can be tested across hosts. Nothing is created in the test
 // process's own network namespace: the bridge lives in a namespace of its
 // own, and Forward makes a service of the test process (an API server)
-// reachable from the hosts. Every namespace is removed when the test ends,
-// and ones left by a killed test process are removed by the next New.
+// reachable from the hosts. Programs run on a host with Command or Exec
+// (Exec for container runtimes and node agents: it keeps the cgroup
+// mounts), and the test process talks from a host with Do or
+// DialContext. Every namespace is removed when the test ends, and ones
+// left by a killed test process are removed by the next New.
 package testhosts
 
 import (
@@ -18,6 +21,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -220,10 +224,39 @@ func (h *Host) Pod(t testing.TB, bridge string, gateway netip.Prefix, ip netip.A
 }
 
 // Command returns a command that runs inside the host's namespace (with
-// `ip netns exec`, which also shows the namespace's /sys). It is killed
-// when the test ends, if still running.
+// `ip netns exec`, which also shows the namespace's /sys, and so hides the
+// cgroup hierarchies mounted below /sys/fs/cgroup: see Exec). It is
+// killed when the test ends, if still running.
 func (h *Host) Command(name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(h.ctx, "ip", append([]string{"netns", "exec", h.Netns, name}, args...)...)
+}
+
+// Exec returns a command that runs inside the host's network namespace
+// only (`nsenter --net`): unlike Command it keeps the test process's mount
+// namespace, so the cgroup hierarchies mounted below /sys/fs/cgroup stay
+// visible, as containerd, runc and a node agent need them. /sys/class/net
+// there lists the test process's own devices, not the host's: look at the
+// host's devices with ip (netlink). It is killed when the test ends, if
+// still running.
+func (h *Host) Exec(name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(h.ctx, "nsenter", append([]string{"--net=" + filepath.Join(netnsDir, h.Netns), "--", name}, args...)...)
+}
+
+// netnsDir is where `ip netns` keeps its namespaces.
+const netnsDir = "/run/netns"
+
+// DialContext dials from inside the host's namespace: a net.Dialer's
+// DialContext for an http.Transport or a tls.Dialer, so that the test
+// process talks to the hosts' addresses as a program on the host would.
+// addr must hold an IP address, not a name.
+func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := h.Do(func() (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
 }
 
 // Do runs fn on an OS thread of its own inside the host's namespace and
@@ -352,7 +385,7 @@ func run(t testing.TB, name string, args ...string) {
 // sweep deletes the namespaces of test processes that are gone (killed
 // before their cleanup ran).
 func sweep() {
-	entries, err := os.ReadDir("/run/netns")
+	entries, err := os.ReadDir(netnsDir)
 	if err != nil {
 		return
 	}

@@ -2,10 +2,12 @@ package testhosts
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,5 +192,71 @@ func TestForwardAndPod(t *testing.T) {
 	}
 	if err := dial(second, addr); err != nil {
 		t.Fatalf("second pod → its host: %v", err)
+	}
+}
+
+// cgroupMounts lists the mount points below /sys/fs/cgroup in a
+// /proc/self/mountinfo.
+func cgroupMounts(mountinfo string) []string {
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], "/sys/fs/cgroup") {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+func TestExec(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		t.Skip("needs nsenter")
+	}
+	hosts := New(t, 2, Options{})
+	h := hosts[1]
+	// Inside the host's network namespace: its address, its routes.
+	out, err := h.Exec("ip", "-o", "-4", "addr", "show", "dev", h.Link).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), " "+h.Prefix.String()+" ") {
+		t.Errorf("ip addr in %s: %s (%v), want %s", h.Name, out, err, h.Prefix)
+	}
+	// In the test process's mount namespace: the same cgroup mounts.
+	own, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = h.Exec("cat", "/proc/self/mountinfo").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := cgroupMounts(string(own)), cgroupMounts(string(out))
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("cgroup mounts through Exec: %v, want the test process's %v", got, want)
+	}
+	if viaCommand, err := h.Command("cat", "/proc/self/mountinfo").Output(); err == nil {
+		t.Logf("cgroup mounts: %d through Exec, %d through Command (ip netns exec remounts /sys)", len(got), len(cgroupMounts(string(viaCommand))))
+	}
+	// The command's exit status comes through nsenter.
+	if err := h.Exec("sh", "-c", "exit 3").Run(); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("exit status through Exec: %v", err)
+	}
+}
+
+func TestDialContext(t *testing.T) {
+	t.Parallel()
+	hosts := New(t, 2, Options{})
+	addr, seen := listen(t, hosts[1], netip.AddrPortFrom(hosts[1].IP, 0))
+	c, err := hosts[0].DialContext(context.Background(), "tcp", addr.String())
+	if err != nil {
+		t.Fatalf("h0 → h1: %v", err)
+	}
+	defer c.Close()
+	// The socket stays in h0 although this goroutine is not there.
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "hello\n" {
+		t.Errorf("read %q (%v)", line, err)
+	}
+	if got := (<-seen).Addr(); got != hosts[0].IP {
+		t.Errorf("h1 saw %s, want h0's %s", got, hosts[0].IP)
 	}
 }

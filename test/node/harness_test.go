@@ -304,13 +304,19 @@ func (c *cluster) start(t *testing.T, keepPods bool) {
 		"--bridge", c.bridge,
 		"--pod-cidr", c.podCIDR,
 		"--node-name", c.node,
+		// Clusters side by side on one host: networks of their own, and
+		// no ingress on the host's ports 80 and 443.
+		"--cluster-cidr", c.clusterCIDR(),
+		"--service-cidr", c.serviceCIDR(),
+		"--ingress-http-port", "0", "--ingress-https-port", "0",
 	}
 	if keepPods {
 		args = append(args, "--keep-pods")
 	}
 	upLine := regexp.MustCompile(`berth is up \(.*\): node \S+ is running, API server at https://(\S+)`)
 	if c.server {
-		args = []string{"server", "--data-dir", c.dataDir, "--port", "0", "--bind-address", "127.0.0.1"}
+		args = []string{"server", "--data-dir", c.dataDir, "--port", "0", "--bind-address", "127.0.0.1",
+			"--cluster-cidr", c.clusterCIDR(), "--service-cidr", c.serviceCIDR()}
 		upLine = regexp.MustCompile(`berth server is ready at https://(\S+)`)
 	}
 	fmt.Fprintf(c.out, "==== run %d: berth %s\n", c.runs, strings.Join(args, " "))
@@ -345,6 +351,20 @@ func (c *cluster) start(t *testing.T, keepPods bool) {
 	}
 	t.Logf("berth %s (run %d, node %s, data %s, bridge %s, pods %s) is up in %v",
 		args[0], c.runs, c.node, c.dataDir, c.bridge, c.podCIDR, time.Since(p.start).Round(time.Millisecond))
+}
+
+// clusterCIDR is the /16 of the cluster's pod CIDR (10.A.B.0/24).
+func (c *cluster) clusterCIDR() string {
+	a := strings.Split(c.cidrPrefix, ".")[1]
+	return "10." + a + ".0.0/16"
+}
+
+// serviceCIDR is the cluster's own service network (ClusterIPs of
+// clusters on one host must differ: their proxies share the host's
+// nftables hooks).
+func (c *cluster) serviceCIDR() string {
+	a, _ := strconv.Atoi(strings.Split(c.cidrPrefix, ".")[1])
+	return fmt.Sprintf("10.%d.0.0/16", a-95)
 }
 
 // checkBuiltinImages fails with advice when the registry lacks the built-in
@@ -504,6 +524,9 @@ func (c *cluster) leaks(settle time.Duration) []string {
 		for _, r := range c.natRules() {
 			found = append(found, "iptables -t nat: "+r)
 		}
+		for _, tbl := range c.nftTables() {
+			found = append(found, "nftables table: "+tbl)
+		}
 		if len(found) == 0 || time.Now().After(deadline) {
 			return found
 		}
@@ -589,6 +612,23 @@ func (c *cluster) podCgroups() []string {
 	return out
 }
 
+// nftTables are the node's nftables tables: its service proxy's
+// ("berth-BRIDGE") and its masquerade ("berth-nat-BRIDGE").
+func (c *cluster) nftTables() []string {
+	out, err := exec.Command("nft", "list", "tables").Output()
+	if err != nil {
+		return nil
+	}
+	var tables []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && (f[2] == "berth-"+c.bridge || f[2] == "berth-nat-"+c.bridge) {
+			tables = append(tables, f[1]+" "+f[2])
+		}
+	}
+	return tables
+}
+
 // natRules are the iptables NAT rules naming the pod network (CNI's
 // masquerade rules of pod sandboxes).
 func (c *cluster) natRules() []string {
@@ -652,6 +692,9 @@ func (c *cluster) forceCleanup() {
 			args := append([]string{"-w", "5", "-t", "nat", "-D"}, splitRule(strings.TrimPrefix(r, "-A "))...)
 			exec.Command("iptables", args...).Run()
 		}
+	}
+	for _, tbl := range c.nftTables() {
+		exec.Command("nft", append([]string{"delete", "table"}, strings.Fields(tbl)...)...).Run()
 	}
 }
 

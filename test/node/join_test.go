@@ -48,7 +48,8 @@ func TestJoin(t *testing.T) {
 	out := &syncBuffer{}
 	agent := exec.Command(c.bin, "agent", "--server", server, "--token", token,
 		"--data-dir", dataDir, "--node-name", node, "--bridge", bridge, "--pod-cidr", cidr,
-		"--address", ":0", "--stop-pods-on-exit")
+		"--address", ":0", "--stop-pods-on-exit", "--cluster-cidr", c.clusterCIDR(),
+		"--ingress-http-port", "0", "--ingress-https-port", "0")
 	agent.Stdout, agent.Stderr = out, out
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func (c *cluster) joinOnce(token, server string) (string, error) {
 	suffix := fmt.Sprintf("%06x", rand.IntN(1<<24))
 	cmd := exec.Command(c.bin, "agent", "--server", server, "--token", token,
 		"--data-dir", filepath.Join(c.dataDir, "r"+suffix), "--node-name", "br-"+suffix, "--bridge", "br"+suffix,
-		"--address", ":0")
+		"--address", ":0", "--cluster-cidr", c.clusterCIDR(), "--ingress-http-port", "0", "--ingress-https-port", "0")
 	done := make(chan struct{})
 	var out []byte
 	var err error
