@@ -139,11 +139,22 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// upArgs are the arguments of a `berth up` on dir with a network of its own.
+// upArgs are the arguments of a `berth up` on dir with a network of its own
+// and no ingress ports.
 func upArgs(dir string) []string {
 	bridge, cidr := nodeNetwork()
-	return []string{"up", "--data-dir", dir, "--port", strconv.Itoa(0), "--bind-address", "127.0.0.1",
-		"--agent-address", ":0", "--bridge", bridge, "--pod-cidr", cidr, "--node-name", "bench-" + bridge}
+	return append([]string{"up", "--data-dir", dir, "--port", strconv.Itoa(0), "--bind-address", "127.0.0.1",
+		"--agent-address", ":0", "--bridge", bridge, "--pod-cidr", cidr, "--node-name", "bench-" + bridge,
+		"--cluster-cidr", clusterOf(cidr)}, noIngress...)
+}
+
+// noIngress keeps a node's ingress off the host's ports 80 and 443.
+var noIngress = []string{"--ingress-http-port", "0", "--ingress-https-port", "0"}
+
+// clusterOf is the /16 around a pod CIDR 10.A.B.0/24.
+func clusterOf(podCIDR string) string {
+	parts := strings.Split(podCIDR, ".")
+	return "10." + parts[1] + ".0.0/16"
 }
 
 // adminConfig is the admin client configuration of the cluster in dir.
@@ -386,7 +397,8 @@ func BenchmarkAgentMemory(b *testing.B) {
 	bridge, cidr := nodeNetwork()
 	name := "bench-" + bridge
 	a, _ := startNode(b, bin, []string{"agent", "--data-dir", agentDir, "--server", cfg.Host, "--token", token,
-		"--node-name", name, "--address", ":0", "--bridge", bridge, "--pod-cidr", cidr, "--stop-pods-on-exit"}, "agent ready")
+		"--node-name", name, "--address", ":0", "--bridge", bridge, "--pod-cidr", cidr, "--stop-pods-on-exit",
+		"--cluster-cidr", clusterOf(cidr), "--ingress-http-port", "0", "--ingress-https-port", "0"}, "agent ready")
 	defer a.stop(b)
 	c := kubernetes.NewForConfigOrDie(cfg)
 	nodeReady(b, c, name)
