@@ -59,6 +59,11 @@ func (c *Controller) trackStatus(ctx context.Context, st *syncState, needsFlush 
 			continue // counted in an earlier sync
 		}
 		failed := isPodFailed(p, job)
+		if f := st.finished; f != nil && f.Type == batchv1.JobSuccessCriteriaMet && p.Status.Phase != corev1.PodFailed {
+			// The lingering pods the success criteria stop are not
+			// failures, whether or not their deletion was seen yet.
+			failed = false
+		}
 		if !canRemoveFinalizer(st, p, failed) {
 			continue
 		}
