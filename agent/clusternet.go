@@ -121,7 +121,14 @@ func (n *clusterNet) run(ctx context.Context, start func(name string, ctx contex
 		start("dns", ctx, n.dns.Run)
 	}
 	if n.ingress != nil {
-		start("ingress", ctx, n.ingress.Run)
+		// A port taken by another program costs the node its ingress,
+		// not everything else.
+		start("ingress", ctx, func(ctx context.Context) error {
+			if err := n.ingress.Run(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("the ingress controller stopped; the node runs without it (see --ingress-http-port, --ingress-https-port)", "err", err)
+			}
+			return nil
+		})
 	}
 }
 
