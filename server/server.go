@@ -163,6 +163,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("image registry: %w", err)
 	}
+	// The built-in images are written in the background: Run returns
+	// only once that is done, so that nothing writes to the data dir after.
+	defer func() { <-s.builtins }()
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	oapi := openapi.New(s.scheme, openapiResources(resources))
