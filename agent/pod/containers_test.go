@@ -41,7 +41,14 @@ func TestContainers(t *testing.T) {
 		p = c.create(p)
 		c.waitKubectl("init", "Init:0/2", 10*time.Second)
 		p = c.waitFor("init", 30*time.Second, "running", running)
-		if got := c.logs(p, "c", 0); got != "first\nsecond\n" {
+		// The main container may not have written its log line yet.
+		var got string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if got = c.logs(p, "c", 0); got != "" {
+				break
+			}
+		}
+		if got != "first\nsecond\n" {
 			t.Errorf("init containers ran as %q", got)
 		}
 		ics := p.Status.InitContainerStatuses
