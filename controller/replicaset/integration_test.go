@@ -327,10 +327,13 @@ func testFailedCreate(e *tenv) {
 		}
 		return false, fmt.Sprintf("%+v", s.Conditions)
 	})
-	evs := e.events("FailedCreate")
-	if len(evs) == 0 || !strings.HasPrefix(evs[0].Message, "Error creating: ") || evs[0].Type != corev1.EventTypeWarning {
-		e.t.Errorf("FailedCreate events %+v", evs)
-	}
+	// Events are written in the background: they may come after the
+	// condition.
+	e.eventually("FailedCreate event", func() (bool, string) {
+		evs := e.events("FailedCreate")
+		ok := len(evs) > 0 && strings.HasPrefix(evs[0].Message, "Error creating: ") && evs[0].Type == corev1.EventTypeWarning
+		return ok, fmt.Sprintf("FailedCreate events %+v", evs)
+	})
 	if n := len(e.pods("app=bad")); n != 0 {
 		e.t.Errorf("%d pods created", n)
 	}
