@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -61,6 +62,10 @@ type Config struct {
 	// OnSync, if set, is called after every sync (from the sync
 	// goroutine; keep it short). Tests and benchmarks use it.
 	OnSync func(SyncResult)
+	// HealthCheckListen opens the listener of a Service's
+	// healthCheckNodePort (externalTrafficPolicy Local). Default: TCP on
+	// every address of the node, as kube-proxy.
+	HealthCheckListen func(port int) (net.Listener, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }

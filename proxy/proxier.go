@@ -82,6 +82,9 @@ type Proxier struct {
 	staleTimer *time.Timer
 
 	stats struct{ syncs, transactions, full, failures atomic.Uint64 }
+
+	// health serves the healthCheckNodePorts.
+	health *healthChecks
 }
 
 // New returns a Proxier and registers its informers' handlers. It runs
@@ -105,6 +108,7 @@ func New(cfg Config) (*Proxier, error) {
 		k:          newKernel(),
 		staleDelay: staleChainDelay,
 	}
+	p.health = newHealthChecks(cfg.HealthCheckListen, p.logger)
 	p.r = renderer{nodeName: cfg.NodeName, zone: cfg.Zone, clusterCIDR: cfg.ClusterCIDR.Masked()}
 	for _, ip := range cfg.NodeIPs {
 		if ip = ip.Unmap(); ip.Is4() {
@@ -172,6 +176,7 @@ func (p *Proxier) Run(ctx context.Context) error {
 	p.logger.Info("starting service proxy")
 	defer p.logger.Info("stopping service proxy")
 	defer p.stopTimers()
+	defer p.health.closeAll()
 
 	check := time.NewTicker(p.cfg.SyncPeriod)
 	defer check.Stop()

@@ -110,6 +110,7 @@ func (p *Proxier) sync(ctx context.Context) SyncResult {
 		touched: map[elemKey]bool{},
 	}
 	for _, in := range inputs {
+		p.health.update(in.key, in.svc, in.slices, p.cfg.NodeName)
 		r := p.r.render(servicePorts(in.svc), in.slices)
 		old := p.k.services[in.key]
 		if r.equal(old) {
