@@ -76,11 +76,15 @@ func TestBackOff(t *testing.T) {
 					strings.HasPrefix(cs[0].State.Waiting.Message, prefix) && strings.Contains(cs[0].State.Waiting.Message, "not found")
 			}
 		}
-		p = c.waitFor("missing", 30*time.Second, "ErrImagePull", waiting("ErrImagePull", "rpc error: code = NotFound desc = failed to pull and unpack image"))
+		// ErrImagePull shows until the next sync, which under load may
+		// come before the status is written: then ImagePullBackOff shows,
+		// carrying the pull error.
+		pullErr := "rpc error: code = NotFound desc = failed to pull and unpack image"
+		errImagePull, backOffWithErr := waiting("ErrImagePull", pullErr), waiting("ImagePullBackOff", `Back-off pulling image "berth/nope:v1": ErrImagePull: `+pullErr)
+		p = c.waitFor("missing", 30*time.Second, "ErrImagePull", func(p *corev1.Pod) bool { return errImagePull(p) || backOffWithErr(p) })
 		if p.Status.Phase != corev1.PodPending || p.Status.ContainerStatuses[0].ImageID != "" {
 			t.Errorf("status %s", statusString(p))
 		}
-		c.waitKubectl("missing", "ErrImagePull", 25*time.Second) // it alternates with ImagePullBackOff
 		c.waitEvent(p, "Failed", `Failed to pull image "berth/nope:v1": `, 5*time.Second)
 		c.waitEvent(p, "Failed", "Error: ErrImagePull", 5*time.Second)
 		c.waitFor("missing", 40*time.Second, "ImagePullBackOff", waiting("ImagePullBackOff", `Back-off pulling image "berth/nope:v1": ErrImagePull: `))
