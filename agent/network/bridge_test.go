@@ -57,7 +57,9 @@ func TestEnsureBridge(t *testing.T) {
 	check("10.42.3.0/24", "10.42.3.1/24")
 	check("10.42.3.0/24", "10.42.3.1/24")
 	check("10.42.4.0/24", "10.42.4.1/24")
-	if err := h.Do(func() error { return network.EnsureBridge("this-name-is-too-long", netip.MustParsePrefix("10.42.3.0/24")) }); err == nil {
+	if err := h.Do(func() error {
+		return network.EnsureBridge("this-name-is-too-long", netip.MustParsePrefix("10.42.3.0/24"))
+	}); err == nil {
 		t.Error("a bridge name of 21 characters was accepted")
 	}
 }
