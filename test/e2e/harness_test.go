@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"berth/internal/testbin"
 	"bufio"
 	"bytes"
 	"context"
@@ -14,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,78 +26,15 @@ import (
 // The harness: build the berth binary once, run `berth server` as a child
 // process on a free loopback port, and run a real kubectl against it.
 
-var build struct {
-	once sync.Once
-	dir  string // temporary directory holding the binary, removed by TestMain
-	bin  string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
-// berthBinary builds ./cmd/berth once per test binary and returns its path.
-func berthBinary(t *testing.T) string {
-	t.Helper()
-	build.once.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.dir, err = os.MkdirTemp("", "berth-e2e-bin-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		bin := filepath.Join(build.dir, "berth")
-		cmd := exec.Command(goTool(), "build", "-o", bin, "./cmd/berth")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
-			return
-		}
-		build.bin = bin
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.bin
-}
-
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
-// moduleRoot is the directory of the berth go.mod: asked of `go env GOMOD`,
-// or else found by walking up from this source file.
-func moduleRoot() (string, error) {
-	if out, err := exec.Command(goTool(), "env", "GOMOD").Output(); err == nil {
-		if gomod := strings.TrimSpace(string(out)); gomod != "" && gomod != os.DevNull {
-			return filepath.Dir(gomod), nil
-		}
-	}
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("cannot locate the module root")
-	}
-	for dir := filepath.Dir(file); ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		if parent := filepath.Dir(dir); parent == dir {
-			return "", errors.New("no go.mod above " + file)
-		}
-	}
-}
+// berthBinary is the berth binary built from the current source, once per
+// test process.
+func berthBinary(t *testing.T) string { return testbin.Berth(t, false) }
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) int {

@@ -1,17 +1,15 @@
 package network
 
 import (
+	"berth/internal/testbin"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -42,91 +40,17 @@ const (
 	podTimeout     = 120 * time.Second // pods to run, a state to show
 )
 
-var build struct {
-	once sync.Once
-	dir  string // temporary directory of the binary, removed by TestMain
-	bin  string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
-// berthBinary builds ./cmd/berth once per test process (so that every run
-// tests the current source) and returns its path.
-func berthBinary(t *testing.T) string {
-	t.Helper()
-	build.once.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			build.err = err
-			return
-		}
-		for _, p := range []string{"pause", "demo"} {
-			if _, err := os.Stat(filepath.Join(root, "images", "bin", p)); err != nil {
-				build.err = fmt.Errorf("the built-in image programs are missing (%v): run ./hack/build.sh first, it builds images/bin/{pause,demo} that berth embeds", err)
-				return
-			}
-		}
-		build.dir, err = os.MkdirTemp("", "berth-net-bin-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		bin := filepath.Join(build.dir, "berth")
-		cmd := exec.Command(goTool(), "build", "-o", bin, "./cmd/berth")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build ./cmd/berth: %v\n%s", err, out)
-			return
-		}
-		build.bin = bin
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.bin
-}
+// berthBinary is the berth binary built from the current source, once per
+// test process.
+func berthBinary(t *testing.T) string { return testbin.Berth(t, true) }
 
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
-// moduleRoot is the directory of berth's go.mod, found by walking up from
-// this source file (or from the working directory).
-func moduleRoot() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	dir := filepath.Dir(file)
-	if !ok {
-		var err error
-		if dir, err = os.Getwd(); err != nil {
-			return "", err
-		}
-	}
-	for ; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", errors.New("cannot find berth's go.mod")
-		}
-	}
-}
-
-func kubectlBinary() string {
-	if k := os.Getenv("KUBECTL"); k != "" {
-		return k
-	}
-	return "kubectl"
-}
+func kubectlBinary() string { return testbin.Kubectl() }
 
 // requirements skips the test where no node can run (not root, no
 // containerd or nft) and fails it when a tool the suite needs besides is
