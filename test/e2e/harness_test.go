@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"berth/internal/testbin"
 	"bufio"
 	"bytes"
 	"context"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"berth/internal/testbin"
 )
 
 // The harness: build the berth binary once, run `berth server` as a child

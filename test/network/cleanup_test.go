@@ -1,15 +1,12 @@
 package network
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"berth/internal/leftovers"
 )
 
 // cleanup dumps the cluster's state if the test failed, stops the agents
@@ -95,156 +92,16 @@ func (c *cluster) dataDirs() []string {
 	return dirs
 }
 
+// owned names what the cluster's nodes may leave on the machine.
+func (c *cluster) owned() leftovers.Of {
+	return leftovers.Of{Dirs: c.dataDirs(), Nodes: c.nodes}
+}
+
 // leaks lists what the cluster left behind: processes mentioning a data
 // dir (containerd, shims), mounts below one, pod cgroups under
 // /berth/NODE. It waits up to settle for them to go away.
-func (c *cluster) leaks(settle time.Duration) []string {
-	var found []string
-	for deadline := time.Now().Add(settle); ; time.Sleep(250 * time.Millisecond) {
-		found = nil
-		for _, p := range c.processes() {
-			found = append(found, fmt.Sprintf("process %d: %s", p.pid, p.cmdline))
-		}
-		for _, m := range c.mounts() {
-			found = append(found, "mount: "+m)
-		}
-		for _, d := range c.podCgroups() {
-			found = append(found, "cgroup: "+d)
-		}
-		if len(found) == 0 || time.Now().After(deadline) {
-			return found
-		}
-	}
-}
+func (c *cluster) leaks(settle time.Duration) []string { return c.owned().Wait(settle) }
 
-type proc struct {
-	pid     int
-	cmdline string
-}
-
-// processes are the processes whose command line mentions a data dir.
-func (c *cluster) processes() []proc {
-	dirs := c.dataDirs()
-	entries, _ := os.ReadDir("/proc")
-	var out []proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		cmdline := strings.TrimSpace(strings.ReplaceAll(string(raw), "\x00", " "))
-		for _, d := range dirs {
-			if strings.Contains(cmdline, d+"/") || strings.HasSuffix(cmdline, d) || strings.Contains(cmdline, d+" ") {
-				out = append(out, proc{pid, cmdline})
-				break
-			}
-		}
-	}
-	return out
-}
-
-// mounts are the mount points below a data dir.
-func (c *cluster) mounts() []string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) <= 4 {
-			continue
-		}
-		for _, d := range c.dataDirs() {
-			if strings.HasPrefix(unescapeMount(f[4]), d+"/") {
-				out = append(out, unescapeMount(f[4]))
-			}
-		}
-	}
-	return out
-}
-
-func unescapeMount(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
-}
-
-// cgroupRoots are the cgroup v1 hierarchies mounted under /sys/fs/cgroup.
-func cgroupRoots() []string {
-	entries, _ := os.ReadDir("/sys/fs/cgroup")
-	var out []string
-	for _, e := range entries {
-		p := filepath.Join("/sys/fs/cgroup", e.Name())
-		if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink != 0 || !fi.IsDir() {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-// podCgroups are the directories below /berth/NODE of every agent.
-func (c *cluster) podCgroups() []string {
-	var out []string
-	for _, root := range cgroupRoots() {
-		for _, node := range c.nodes {
-			base := filepath.Join(root, "berth", node)
-			entries, err := os.ReadDir(base)
-			if err != nil {
-				continue
-			}
-			for _, e := range entries {
-				if e.IsDir() {
-					out = append(out, filepath.Join(base, e.Name()))
-				}
-			}
-		}
-	}
-	return out
-}
-
-// forceCleanup kills the leftover processes (by pid, of the data dirs and
-// of the pod cgroups), unmounts and removes the cgroups.
-func (c *cluster) forceCleanup() {
-	for _, p := range c.processes() {
-		syscall.Kill(p.pid, syscall.SIGKILL)
-	}
-	for _, root := range cgroupRoots() {
-		for _, node := range c.nodes {
-			filepath.WalkDir(filepath.Join(root, "berth", node), func(path string, d os.DirEntry, err error) error {
-				if err == nil && d.Name() == "cgroup.procs" {
-					data, _ := os.ReadFile(path)
-					for _, f := range strings.Fields(string(data)) {
-						if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-							syscall.Kill(pid, syscall.SIGKILL)
-						}
-					}
-				}
-				return nil
-			})
-		}
-	}
-	time.Sleep(500 * time.Millisecond)
-	mounts := c.mounts()
-	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
-	for _, m := range mounts {
-		syscall.Unmount(m, syscall.MNT_DETACH)
-	}
-	for _, root := range cgroupRoots() {
-		for _, node := range c.nodes {
-			var dirs []string
-			filepath.WalkDir(filepath.Join(root, "berth", node), func(path string, d os.DirEntry, err error) error {
-				if err == nil && d.IsDir() {
-					dirs = append(dirs, path)
-				}
-				return nil
-			})
-			for i := len(dirs) - 1; i >= 0; i-- {
-				syscall.Rmdir(dirs[i])
-			}
-		}
-	}
-}
+// forceCleanup kills the leftover processes, unmounts and removes the
+// cgroups.
+func (c *cluster) forceCleanup() { c.owned().Remove() }

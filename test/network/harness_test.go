@@ -1,7 +1,6 @@
 package network
 
 import (
-	"berth/internal/testbin"
 	"bytes"
 	"context"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"berth/internal/testbin"
 	"berth/internal/testhosts"
 )
 

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"berth/internal/testbin"
 	"bufio"
 	"bytes"
 	"context"
@@ -26,6 +25,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"berth/internal/leftovers"
+	"berth/internal/testbin"
 )
 
 // The harness: build berth once, run `berth up` as a child process per
@@ -431,112 +433,26 @@ func (c *cluster) cleanup() {
 	}
 }
 
+// owned names what the cluster's node may leave on the machine.
+func (c *cluster) owned() leftovers.Of {
+	return leftovers.Of{Dirs: []string{c.dataDir}, Nodes: []string{c.node}}
+}
+
 // leaks lists what the cluster left behind: processes mentioning its data
-// dir, mounts below it, pod cgroups under /berth/NODE and iptables NAT
-// rules of its pod network. It waits up to settle for them to go away
-// (shims exit a moment after containerd).
+// dir, mounts below it, pod cgroups under /berth/NODE, iptables NAT rules
+// of its pod network and its nftables tables. It waits up to settle for
+// them to go away (shims exit a moment after containerd).
 func (c *cluster) leaks(settle time.Duration) []string {
-	var found []string
-	for deadline := time.Now().Add(settle); ; time.Sleep(250 * time.Millisecond) {
-		found = nil
-		for _, p := range c.processes() {
-			found = append(found, fmt.Sprintf("process %d: %s", p.pid, p.cmdline))
-		}
-		for _, m := range c.mounts() {
-			found = append(found, "mount: "+m)
-		}
-		for _, d := range c.podCgroups() {
-			found = append(found, "cgroup: "+d)
-		}
+	return c.owned().Wait(settle, func() []string {
+		var found []string
 		for _, r := range c.natRules() {
 			found = append(found, "iptables -t nat: "+r)
 		}
 		for _, tbl := range c.nftTables() {
 			found = append(found, "nftables table: "+tbl)
 		}
-		if len(found) == 0 || time.Now().After(deadline) {
-			return found
-		}
-	}
-}
-
-type proc struct {
-	pid     int
-	cmdline string
-}
-
-// processes are the processes whose command line mentions the data dir
-// (containerd and its shims).
-func (c *cluster) processes() []proc {
-	entries, _ := os.ReadDir("/proc")
-	var out []proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		cmdline := strings.TrimSpace(strings.ReplaceAll(string(raw), "\x00", " "))
-		if strings.Contains(cmdline, c.dataDir+"/") || strings.HasSuffix(cmdline, c.dataDir) {
-			out = append(out, proc{pid, cmdline})
-		}
-	}
-	return out
-}
-
-// mounts are the mount points below the data dir.
-func (c *cluster) mounts() []string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && strings.HasPrefix(unescapeMount(f[4]), c.dataDir+"/") {
-			out = append(out, unescapeMount(f[4]))
-		}
-	}
-	return out
-}
-
-func unescapeMount(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
-}
-
-// cgroupRoots are the cgroup v1 hierarchies mounted under /sys/fs/cgroup.
-func cgroupRoots() []string {
-	entries, _ := os.ReadDir("/sys/fs/cgroup")
-	var out []string
-	for _, e := range entries {
-		p := filepath.Join("/sys/fs/cgroup", e.Name())
-		if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink != 0 || !fi.IsDir() {
-			continue // cpu -> cpu,cpuacct and the like
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-// podCgroups are the directories below /berth/NODE in every hierarchy.
-func (c *cluster) podCgroups() []string {
-	var out []string
-	for _, root := range cgroupRoots() {
-		base := filepath.Join(root, "berth", c.node)
-		entries, err := os.ReadDir(base)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if e.IsDir() {
-				out = append(out, filepath.Join(base, e.Name()))
-			}
-		}
-	}
-	return out
+		return found
+	})
 }
 
 // nftTables are the node's nftables tables: its service proxy's
@@ -575,45 +491,10 @@ func (c *cluster) natRules() []string {
 	return rules
 }
 
-// forceCleanup removes what a cluster left: it kills the processes of its
-// data dir and of its pod cgroups (by pid), unmounts, removes the cgroups
-// and deletes its NAT rules.
+// forceCleanup removes what a cluster left: its processes, mounts and
+// cgroups (leftovers.Of.Remove), its NAT rules and nftables tables.
 func (c *cluster) forceCleanup() {
-	for _, p := range c.processes() {
-		syscall.Kill(p.pid, syscall.SIGKILL)
-	}
-	for _, root := range cgroupRoots() {
-		filepath.WalkDir(filepath.Join(root, "berth", c.node), func(path string, d os.DirEntry, err error) error {
-			if err == nil && d.Name() == "cgroup.procs" {
-				data, _ := os.ReadFile(path)
-				for _, f := range strings.Fields(string(data)) {
-					if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-						syscall.Kill(pid, syscall.SIGKILL)
-					}
-				}
-			}
-			return nil
-		})
-	}
-	time.Sleep(500 * time.Millisecond)
-	mounts := c.mounts()
-	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
-	for _, m := range mounts {
-		syscall.Unmount(m, syscall.MNT_DETACH)
-	}
-	for _, root := range cgroupRoots() {
-		base := filepath.Join(root, "berth", c.node)
-		var dirs []string
-		filepath.WalkDir(base, func(path string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, path)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			syscall.Rmdir(dirs[i])
-		}
-	}
+	c.owned().Remove()
 	for _, r := range c.natRules() {
 		if strings.HasPrefix(r, "-A ") {
 			args := append([]string{"-w", "5", "-t", "nat", "-D"}, splitRule(strings.TrimPrefix(r, "-A "))...)
