@@ -58,20 +58,40 @@ type cachedCert struct {
 	err             error
 }
 
-// classes tells which Ingresses are this controller's.
-type classes struct {
-	// names are the IngressClass names served: ClassName and every
-	// IngressClass whose spec.controller is Controller.
+// Classes tells which Ingresses belong to an ingress controller. The
+// ingress status controller of the control plane decides with it too, so
+// that the two always agree.
+type Classes struct {
+	// names are the IngressClass names served: the controller's class
+	// name and every IngressClass whose spec.controller is the
+	// controller's.
 	names map[string]bool
 	// isDefault is set when one of them is the cluster's default class,
 	// so that Ingresses without a class are served too.
 	isDefault bool
 }
 
-// ours reports whether the Ingress belongs to one of the classes: the
-// legacy annotation if set, else spec.ingressClassName, else whether a
-// class of ours is the default.
-func (c classes) ours(ing *networkingv1.Ingress) bool {
+// ClassesOf is what the controller named controller, with the class
+// className, serves given the cluster's IngressClasses.
+func ClassesOf(list []*networkingv1.IngressClass, className, controller string) Classes {
+	c := Classes{names: map[string]bool{className: true}}
+	for _, ic := range list {
+		if ic.Spec.Controller == controller {
+			c.names[ic.Name] = true
+		}
+	}
+	for _, ic := range list {
+		if c.names[ic.Name] && ic.Annotations[defaultClassAnnotation] == "true" {
+			c.isDefault = true
+		}
+	}
+	return c
+}
+
+// Owns reports whether the Ingress is served: the legacy annotation if
+// set, else spec.ingressClassName, else whether a served class is the
+// default.
+func (c Classes) Owns(ing *networkingv1.Ingress) bool {
 	if name, ok := ing.Annotations[legacyClassAnnotation]; ok {
 		return c.names[name]
 	}
@@ -81,27 +101,12 @@ func (c classes) ours(ing *networkingv1.Ingress) bool {
 	return c.isDefault
 }
 
-func (b *builder) classes() (classes, error) {
-	c := classes{names: map[string]bool{b.className: true}}
+func (b *builder) classes() (Classes, error) {
 	list, err := b.classLister.List(labels.Everything())
 	if err != nil {
-		return c, fmt.Errorf("list ingress classes: %w", err)
+		return Classes{}, fmt.Errorf("list ingress classes: %w", err)
 	}
-	var defaults []*networkingv1.IngressClass
-	for _, ic := range list {
-		if ic.Spec.Controller == b.controller {
-			c.names[ic.Name] = true
-		}
-		if ic.Annotations[defaultClassAnnotation] == "true" {
-			defaults = append(defaults, ic)
-		}
-	}
-	for _, ic := range defaults {
-		if c.names[ic.Name] {
-			c.isDefault = true
-		}
-	}
-	return c, nil
+	return ClassesOf(list, b.className, b.controller), nil
 }
 
 // build makes a table from the caches. publishRefs is called with the
@@ -120,7 +125,7 @@ func (b *builder) build(prev *table, publishRefs func(*refs)) (*table, []string,
 	}
 	var ings []*networkingv1.Ingress
 	for _, ing := range all {
-		if ing.DeletionTimestamp == nil && cls.ours(ing) {
+		if ing.DeletionTimestamp == nil && cls.Owns(ing) {
 			ings = append(ings, ing)
 		}
 	}

@@ -21,16 +21,14 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"berth/controller"
+	"berth/ingress"
 )
 
 // Defaults: the class the agents' ingress controller (package ingress)
 // serves.
 const (
-	DefaultClassName  = "berth"
-	DefaultController = "berth.dev/ingress"
-	// LegacyClassAnnotation names an Ingress's class before
-	// spec.ingressClassName; it wins over the field.
-	LegacyClassAnnotation = "kubernetes.io/ingress.class"
+	DefaultClassName  = ingress.DefaultClassName
+	DefaultController = ingress.DefaultControllerName
 )
 
 // Config configures the controller.
@@ -158,34 +156,14 @@ func (c *Controller) queueAll() {
 	}
 }
 
-// ours reports whether ing is of a class served by berth's ingress
-// controller, as that controller decides it: the legacy annotation if
-// set, else spec.ingressClassName — naming ClassName or a class whose
-// spec.controller is Controller — else whether such a class is the
-// cluster's default.
+// ours reports whether ing is served by berth's ingress controller, by
+// the rule that controller uses (ingress.ClassesOf).
 func (c *Controller) ours(ing *networkingv1.Ingress) (bool, error) {
-	names := map[string]bool{c.cfg.ClassName: true}
 	classes, err := c.classes.List(labels.Everything())
 	if err != nil {
 		return false, fmt.Errorf("list ingress classes: %w", err)
 	}
-	for _, ic := range classes {
-		if ic.Spec.Controller == c.cfg.Controller {
-			names[ic.Name] = true
-		}
-	}
-	if name, ok := ing.Annotations[LegacyClassAnnotation]; ok {
-		return names[name], nil
-	}
-	if ing.Spec.IngressClassName != nil {
-		return names[*ing.Spec.IngressClassName], nil
-	}
-	for _, ic := range classes {
-		if names[ic.Name] && ic.Annotations[networkingv1.AnnotationIsDefaultIngressClass] == "true" {
-			return true, nil
-		}
-	}
-	return false, nil
+	return ingress.ClassesOf(classes, c.cfg.ClassName, c.cfg.Controller).Owns(ing), nil
 }
 
 // nodeIPs are the InternalIPs of a Ready node that is not being deleted.

@@ -122,7 +122,7 @@ func className(n string) func(*networkingv1.Ingress) {
 }
 
 func legacy(n string) func(*networkingv1.Ingress) {
-	return func(i *networkingv1.Ingress) { i.Annotations = map[string]string{LegacyClassAnnotation: n} }
+	return func(i *networkingv1.Ingress) { i.Annotations = map[string]string{"kubernetes.io/ingress.class": n} }
 }
 
 // The defaults are the class the agents' ingress controller serves.

@@ -8,8 +8,8 @@
 // annotation, else its spec.ingressClassName, names the class "berth" (or
 // any IngressClass whose spec.controller is "berth.dev/ingress"), or when
 // it names no class and such a class carries
-// ingressclass.kubernetes.io/is-default-class: "true" — the same rule the
-// ingress controller serves by. Other Ingresses are not touched. The
+// ingressclass.kubernetes.io/is-default-class: "true" — the ingress controller's own
+// rule (ingress.ClassesOf), shared so that the two always agree. Other Ingresses are not touched. The
 // status follows the nodes (readiness, addresses, nodes added or
 // removed) and the IngressClasses; it is written through the status
 // subresource, only when it differs.
