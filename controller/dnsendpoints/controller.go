@@ -184,16 +184,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // nodeState is what of a node makes its endpoint.
 func nodeState(n *corev1.Node) string {
-	return fmt.Sprint(n.Spec.PodCIDRs, n.Spec.PodCIDR, ready(n), n.Labels[corev1.LabelTopologyZone], n.DeletionTimestamp != nil)
-}
-
-func ready(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	return fmt.Sprint(n.Spec.PodCIDRs, n.Spec.PodCIDR, controller.NodeReady(n), n.Labels[corev1.LabelTopologyZone], n.DeletionTimestamp != nil)
 }
 
 // nodeEndpoint is the DNS server of one node.
@@ -231,7 +222,7 @@ func (c *Controller) nodeEndpoints(is4 bool) ([]nodeEndpoint, error) {
 			if err != nil || p.Addr().Is4() != is4 || p.Bits() >= p.Addr().BitLen() {
 				continue
 			}
-			out = append(out, nodeEndpoint{node: n.Name, addr: DNSAddress(p), ready: ready(n), zone: n.Labels[corev1.LabelTopologyZone]})
+			out = append(out, nodeEndpoint{node: n.Name, addr: DNSAddress(p), ready: controller.NodeReady(n), zone: n.Labels[corev1.LabelTopologyZone]})
 			break
 		}
 	}

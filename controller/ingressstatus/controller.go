@@ -168,7 +168,7 @@ func (c *Controller) ours(ing *networkingv1.Ingress) (bool, error) {
 
 // nodeIPs are the InternalIPs of a Ready node that is not being deleted.
 func nodeIPs(n *corev1.Node) []string {
-	if n.DeletionTimestamp != nil || !nodeReady(n) {
+	if n.DeletionTimestamp != nil || !controller.NodeReady(n) {
 		return nil
 	}
 	var out []string
@@ -178,15 +178,6 @@ func nodeIPs(n *corev1.Node) []string {
 		}
 	}
 	return out
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // status is the load-balancer status of berth's Ingresses: the

@@ -202,7 +202,7 @@ func (c *Controller) collectOutOfService(ctx context.Context, pods []*corev1.Pod
 			continue
 		}
 		n, ok := nodes[p.Spec.NodeName]
-		if ok && !ready(n) && hasTaint(n, corev1.TaintNodeOutOfService) {
+		if ok && !controller.NodeReady(n) && hasTaint(n, corev1.TaintNodeOutOfService) {
 			doomed = append(doomed, p)
 		}
 	}
@@ -212,15 +212,6 @@ func (c *Controller) collectOutOfService(ctx context.Context, pods []*corev1.Pod
 	c.logger.Info("garbage collecting terminating pods on out-of-service nodes", "count", len(doomed))
 	sortForDeletion(doomed)
 	c.forEach(doomed, func(p *corev1.Pod) error { return c.failAndDelete(ctx, p, nil) })
-}
-
-func ready(n *corev1.Node) bool {
-	for _, cond := range n.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func hasTaint(n *corev1.Node, key string) bool {

@@ -205,7 +205,7 @@ func nodeState(n *corev1.Node) string {
 	b, _ := json.Marshal(struct {
 		Ready, Unschedulable, Excluded, ToBeDeleted, Deleting bool
 		Addresses                                             []corev1.NodeAddress
-	}{nodeReady(n), n.Spec.Unschedulable, excluded, hasTaint(n, toBeDeletedTaint), n.DeletionTimestamp != nil, n.Status.Addresses})
+	}{controller.NodeReady(n), n.Spec.Unschedulable, excluded, hasTaint(n, toBeDeletedTaint), n.DeletionTimestamp != nil, n.Status.Addresses})
 	return string(b)
 }
 

@@ -10,6 +10,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+
+	"berth/controller"
 )
 
 // Provider implements load balancers for Services of type LoadBalancer:
@@ -60,7 +62,7 @@ func (p *NodeAddresses) EnsureLoadBalancer(_ context.Context, svc *corev1.Servic
 	}
 	var external, internal []netip.Addr
 	for _, n := range nodes {
-		if !nodeReady(n) || n.Spec.Unschedulable || (local != nil && !local[n.Name]) {
+		if !controller.NodeReady(n) || n.Spec.Unschedulable || (local != nil && !local[n.Name]) {
 			continue
 		}
 		for _, a := range n.Status.Addresses {
@@ -124,14 +126,4 @@ func family(svc *corev1.Service, ip netip.Addr) bool {
 		want = corev1.IPv6Protocol
 	}
 	return slices.Contains(svc.Spec.IPFamilies, want)
-}
-
-// nodeReady reports whether a node's Ready condition is True.
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
