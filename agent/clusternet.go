@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -160,23 +160,21 @@ func (n *clusterNet) drain(ctx context.Context, pod *corev1.Pod) {
 	if ip == "" {
 		return
 	}
-	listed := false
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		served := n.servedBy(pod.Namespace, ip)
-		if !served {
-			break
+	for first := true; ; first = false {
+		listed, served := n.endpointOf(pod.Namespace, ip)
+		if !listed && first {
+			return // no Service's endpoint: no traffic to steer away
 		}
-		listed = true
+		if !served {
+			break // withdrawn (terminating, or gone from the slices)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-	}
-	if !listed && !n.everListed(pod.Namespace, ip) {
-		return
 	}
 	n.log.Debug("pod left its endpoints; draining", "pod", pod.Namespace+"/"+pod.Name)
 	select {
@@ -185,38 +183,20 @@ func (n *clusterNet) drain(ctx context.Context, pod *corev1.Pod) {
 	}
 }
 
-// servedBy reports whether an EndpointSlice of the namespace lists ip as
-// a ready endpoint.
-func (n *clusterNet) servedBy(namespace, ip string) bool {
-	found := false
-	n.eachEndpoint(namespace, ip, func(e discoveryv1.Endpoint) {
-		if e.Conditions.Ready == nil || *e.Conditions.Ready {
-			found = true
-		}
-	})
-	return found
-}
-
-// everListed reports whether an EndpointSlice lists ip at all (as a
-// terminating endpoint, say).
-func (n *clusterNet) everListed(namespace, ip string) bool {
-	found := false
-	n.eachEndpoint(namespace, ip, func(discoveryv1.Endpoint) { found = true })
-	return found
-}
-
-func (n *clusterNet) eachEndpoint(namespace, ip string, f func(discoveryv1.Endpoint)) {
+// endpointOf reports whether an EndpointSlice of the namespace lists ip,
+// and whether one lists it as ready.
+func (n *clusterNet) endpointOf(namespace, ip string) (listed, ready bool) {
 	list, err := n.slices.EndpointSlices(namespace).List(labels.Everything())
 	if err != nil {
-		return
+		return false, false
 	}
 	for _, s := range list {
 		for _, e := range s.Endpoints {
-			for _, a := range e.Addresses {
-				if a == ip {
-					f(e)
-				}
+			if slices.Contains(e.Addresses, ip) {
+				listed = true
+				ready = ready || e.Conditions.Ready == nil || *e.Conditions.Ready
 			}
 		}
 	}
+	return listed, ready
 }
