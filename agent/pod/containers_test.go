@@ -356,7 +356,11 @@ func TestContainers(t *testing.T) {
 	t.Run("graceful termination", func(t *testing.T) {
 		t.Parallel()
 		c := c.with(t)
-		traps := busybox("traps", `trap "exit 0" TERM; while true; do sleep 0.2; done`)
+		// "trapping" says the shell has its handler: a container is
+		// running from the moment runc starts it, before its program (and
+		// the image's init, whose Go runtime exits 2 on a SIGTERM that comes
+		// before it listens) is ready for signals.
+		traps := busybox("traps", `trap "exit 0" TERM; echo trapping; while true; do sleep 0.2; done`)
 		second := traps.Spec.Containers[0]
 		second.Name = "second"
 		traps.Spec.Containers = append(traps.Spec.Containers, second) // killed in parallel
@@ -366,8 +370,11 @@ func TestContainers(t *testing.T) {
 		ignores.Spec.Containers[0].Command = []string{"sh", "-c", "while true; do sleep 1; done"} // PID 1: SIGTERM does nothing
 		ignores.Spec.TerminationGracePeriodSeconds = ptr.To[int64](3)
 		c.create(ignores)
-		c.waitFor("traps", 30*time.Second, "running", running)
+		p := c.waitFor("traps", 30*time.Second, "running", running)
 		c.waitFor("ignores", 30*time.Second, "running", running)
+		for _, name := range []string{"c", "second"} {
+			c.waitLog(p, name, "trapping", 30*time.Second)
+		}
 		type result struct {
 			took time.Duration
 			last *corev1.Pod

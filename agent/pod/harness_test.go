@@ -362,6 +362,23 @@ func (c *cluster) logs(p *corev1.Pod, container string, restart int) string {
 	return b.String()
 }
 
+// waitLog waits until the first instance of a container has logged want.
+func (c *cluster) waitLog(p *corev1.Pod, container, want string, timeout time.Duration) {
+	c.t.Helper()
+	file := filepath.Join(c.cfg.LogDir, fmt.Sprintf("%s_%s_%s", p.Namespace, p.Name, p.UID), container, "0.log")
+	deadline := time.Now().Add(timeout)
+	for {
+		data, _ := os.ReadFile(file)
+		if strings.Contains(string(data), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s/%s did not log %q in %v; log: %q", p.Name, container, want, timeout, data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // busybox is a pod of one busybox container running script under the
 // image's init (which passes SIGTERM on).
 func busybox(name, script string) *corev1.Pod {

@@ -6,7 +6,9 @@
 // entrypoint): it runs them as its child, passes on the signals it gets,
 // reaps orphans and exits as the child did. Its child is not PID 1, so the
 // default action of SIGTERM applies to it: a plain `sleep` stops when the
-// pod does, instead of making it wait out its grace period.
+// pod does, instead of making it wait out its grace period. A SIGTERM that
+// comes in the first moments, before main listens, ends it with the Go
+// runtime's exit code 2, as it would any Go program.
 package main
 
 import (

@@ -415,7 +415,8 @@ spec:
   containers:
   - name: main
     image: busybox
-    command: [sh, -c, "trap 'echo got TERM; sleep 2; exit 0' TERM; while true; do sleep 1 & wait; done"]
+    command: [sh, -c, "trap 'echo got TERM; sleep 2; exit 0' TERM; touch /tmp/trapped; while true; do sleep 1 & wait; done"]
+    readinessProbe: {exec: {command: [test, -e, /tmp/trapped]}, periodSeconds: 1}
 ---
 apiVersion: v1
 kind: Pod
@@ -424,7 +425,8 @@ spec:
   containers:
   - name: main
     image: busybox
-    command: [sh, -c, "trap 'sleep 6; exit 0' TERM; while true; do sleep 1 & wait; done"]
+    command: [sh, -c, "trap 'sleep 6; exit 0' TERM; touch /tmp/trapped; while true; do sleep 1 & wait; done"]
+    readinessProbe: {exec: {command: [test, -e, /tmp/trapped]}, periodSeconds: 1}
 ---
 apiVersion: v1
 kind: Pod
@@ -440,6 +442,8 @@ spec:
 // testGracefulTermination: deleting a pod sends SIGTERM and waits for the
 // process as long as it takes to exit (2s, 6s), not the 30s grace period;
 // a process ignoring SIGTERM is killed when its grace period (3s) ends.
+// The readiness probes say the shells have set their traps: a SIGTERM
+// before that is ignored by a shell that is its container's PID 1.
 func (c *cluster) testGracefulTermination(t *testing.T) {
 	ns := c.namespace(t, "graceful")
 	c.apply(t, ns, terminationPods)
