@@ -310,8 +310,10 @@ func sumContainers(p *PodStats, smp *sample, key string) {
 	}
 }
 
-// rates sets usageNanoCores from an earlier sample and keeps this sample
-// (at most one per minWindow; two are kept).
+// rates sets usageNanoCores from an earlier sample at least minWindow
+// older than this one, so that the node's and the pods' rates come
+// together, and keeps this sample (at most one per minWindow; two are
+// kept). Each rate is over its own figures' timestamps.
 func (c *Collector) rates(smp *sample) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -319,7 +321,7 @@ func (c *Collector) rates(smp *sample) {
 		cur := smp.points[t.key]
 		for i := len(c.history) - 1; i >= 0; i-- {
 			prev, ok := c.history[i][t.key]
-			if !ok || cur.at-prev.at < int64(minWindow) {
+			if !ok || smp.at.Sub(c.history[i]["@"].time()) < minWindow || cur.at <= prev.at {
 				continue
 			}
 			if cur.usage >= prev.usage { // else the counter restarted

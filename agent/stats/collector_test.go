@@ -309,3 +309,35 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("negative interval accepted")
 	}
 }
+
+// The runtime's figures carry its own timestamps; when it answers late,
+// they can be a window apart while the samples are not. Rates wait for a
+// window between samples, so that the node's and the pods' come together.
+func TestCPURatesComeTogether(t *testing.T) {
+	at := time.Unix(1800000000, 0)
+	f := podFixture(false, at)
+	c, err := New(Config{Runtime: f, HostRoot: hostTree(t, map[string]string{"proc/meminfo": meminfo, "proc/stat": procStat})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := func(now, runtimeAt time.Time) *Summary {
+		t.Helper()
+		c.now = func() time.Time { return now }
+		f.at = runtimeAt
+		f.refreshPodStats()
+		s, err := c.Summary(context.Background(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	sample(at, at)
+	s := sample(at.Add(900*time.Millisecond), at.Add(1100*time.Millisecond))
+	if s.Node.CPU.UsageNanoCores != nil || s.Pods[1].CPU.UsageNanoCores != nil {
+		t.Errorf("rates over a 0.9 s sample window: node %v, pod %v", s.Node.CPU.UsageNanoCores, s.Pods[1].CPU.UsageNanoCores)
+	}
+	s = sample(at.Add(1200*time.Millisecond), at.Add(1300*time.Millisecond))
+	if s.Node.CPU.UsageNanoCores == nil || s.Pods[1].CPU.UsageNanoCores == nil {
+		t.Errorf("rates over a 1.2 s window: node %v, pod %v", s.Node.CPU.UsageNanoCores, s.Pods[1].CPU.UsageNanoCores)
+	}
+}

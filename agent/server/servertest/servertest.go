@@ -12,10 +12,12 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,18 +150,22 @@ func RunPod(t testing.TB, rt runtimeapi.RuntimeServiceClient, images runtimeapi.
 }
 
 // removeCgroup deletes a cgroup and its empty parents up to the root, in
-// every hierarchy (cgroup v1) or the unified one (v2).
+// every hierarchy (cgroup v1) or the unified one (v2). A parent still in
+// use (by a test running beside this one) stays.
 func removeCgroup(t testing.TB, cgroup string) {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	roots = append(roots, "/sys/fs/cgroup")
+	cgroup = filepath.Clean(cgroup)
 	for _, root := range roots {
-		for dir := filepath.Clean(cgroup); dir != "/" && dir != "."; dir = filepath.Dir(dir) {
+		for dir := cgroup; dir != "/" && dir != "."; dir = filepath.Dir(dir) {
 			p := filepath.Join(root, dir)
 			if _, err := os.Stat(p); err != nil {
 				continue
 			}
 			if err := os.Remove(p); err != nil {
-				t.Logf("remove cgroup %s: %v", p, err)
+				if dir == cgroup || !errors.Is(err, syscall.EBUSY) {
+					t.Logf("remove cgroup %s: %v", p, err)
+				}
 				break
 			}
 		}
