@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"berth/internal/informer"
 )
 
 // kind is how a Service is answered.
@@ -90,10 +92,7 @@ func (x *index) serviceHandler() cache.ResourceEventHandler {
 		AddFunc:    func(obj interface{}) { x.setService(obj) },
 		UpdateFunc: func(_, obj interface{}) { x.setService(obj) },
 		DeleteFunc: func(obj interface{}) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if svc, ok := obj.(*corev1.Service); ok {
+			if svc, ok := informer.Object[*corev1.Service](obj); ok {
 				x.deleteService(svc.Namespace + "/" + svc.Name)
 			}
 		},
@@ -105,10 +104,7 @@ func (x *index) sliceHandler() cache.ResourceEventHandler {
 		AddFunc:    func(obj interface{}) { x.setSlice(obj) },
 		UpdateFunc: func(_, obj interface{}) { x.setSlice(obj) },
 		DeleteFunc: func(obj interface{}) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+			if s, ok := informer.Object[*discoveryv1.EndpointSlice](obj); ok {
 				x.deleteSlice(s.Namespace + "/" + s.Name)
 			}
 		},

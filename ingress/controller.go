@@ -15,6 +15,8 @@ import (
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"berth/internal/informer"
 )
 
 // debounce is how long a rebuild waits for more changes after the first.
@@ -154,10 +156,7 @@ func resourceVersion(obj any) string {
 
 // sliceRelevant: the slice belongs to a Service the Ingresses use.
 func (c *Controller) sliceRelevant(obj any) bool {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	s, ok := obj.(*discoveryv1.EndpointSlice)
+	s, ok := informer.Object[*discoveryv1.EndpointSlice](obj)
 	if !ok {
 		return true
 	}

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/knftables"
+
+	"berth/internal/informer"
 )
 
 // staleChainDelay is how long a chain that fell out of use stays
@@ -270,10 +272,7 @@ func (p *Proxier) onService(obj any) {
 }
 
 func (p *Proxier) onServiceDelete(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	svc, ok := obj.(*corev1.Service)
+	svc, ok := informer.Object[*corev1.Service](obj)
 	if !ok {
 		return
 	}
@@ -327,10 +326,7 @@ func (p *Proxier) onSlice(oldObj, obj any) {
 }
 
 func (p *Proxier) onSliceDelete(obj any) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	es, ok := obj.(*discoveryv1.EndpointSlice)
+	es, ok := informer.Object[*discoveryv1.EndpointSlice](obj)
 	if !ok {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 
+	"berth/internal/informer"
 	"berth/scheduler/framework"
 )
 
@@ -56,27 +57,16 @@ func (s *Scheduler) addHandlers(pods, nodes toolscache.SharedIndexInformer) erro
 	return nil
 }
 
-// asPod unwraps a pod or a deleted pod's tombstone.
+// asPod unwraps a pod or a deleted pod's tombstone; nil for anything else.
 func asPod(obj interface{}) *v1.Pod {
-	switch t := obj.(type) {
-	case *v1.Pod:
-		return t
-	case toolscache.DeletedFinalStateUnknown:
-		p, _ := t.Obj.(*v1.Pod)
-		return p
-	}
-	return nil
+	p, _ := informer.Object[*v1.Pod](obj)
+	return p
 }
 
+// asNode unwraps a node or a deleted node's tombstone; nil for anything else.
 func asNode(obj interface{}) *v1.Node {
-	switch t := obj.(type) {
-	case *v1.Node:
-		return t
-	case toolscache.DeletedFinalStateUnknown:
-		n, _ := t.Obj.(*v1.Node)
-		return n
-	}
-	return nil
+	n, _ := informer.Object[*v1.Node](obj)
+	return n
 }
 
 func (s *Scheduler) addAssignedPod(obj interface{}) {

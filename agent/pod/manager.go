@@ -19,6 +19,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"berth/agent/cgroup"
+	"berth/internal/informer"
 )
 
 // labelNode marks the sandboxes and containers of this manager's node, so
@@ -127,10 +128,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		AddFunc:    func(obj any) { m.dispatch(obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { m.dispatch(obj.(*corev1.Pod)) },
 		DeleteFunc: func(obj any) {
-			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if pod, ok := obj.(*corev1.Pod); ok {
+			if pod, ok := informer.Object[*corev1.Pod](obj); ok {
 				m.removed(pod.UID)
 			}
 		},

@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+
+	"berth/internal/informer"
 )
 
 type objectKind string
@@ -139,13 +141,8 @@ func (m *Manager) startWatch(parent context.Context, key objectKey) *objectWatch
 	}
 	changed := func(o any) {
 		// Only this object matters (a fake client may ignore the selector).
-		if mo, ok := o.(metav1.Object); ok && mo.GetName() != key.name {
+		if mo, ok := informer.Object[metav1.Object](o); ok && mo.GetName() != key.name {
 			return
-		}
-		if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
-			if mo, ok := d.Obj.(metav1.Object); ok && mo.GetName() != key.name {
-				return
-			}
 		}
 		m.markDirty(key)
 	}

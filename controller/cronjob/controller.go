@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Component is the controller's name in events.
@@ -134,15 +135,9 @@ func (c *Controller) addJob(obj interface{}) {
 }
 
 func (c *Controller) deleteJob(obj interface{}) {
-	j, ok := obj.(*batchv1.Job)
+	j, ok := informer.Object[*batchv1.Job](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if j, ok = tomb.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	c.enqueueOwnerOf(j)
 }

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Name is the controller's name (its events' source component is
@@ -183,15 +184,9 @@ func (c *Controller) onSetUpdate(old, cur interface{}) {
 }
 
 func (c *Controller) onSetDelete(obj interface{}) {
-	ds, ok := obj.(*appsv1.DaemonSet)
+	ds, ok := informer.Object[*appsv1.DaemonSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if ds, ok = tomb.Obj.(*appsv1.DaemonSet); !ok {
-			return
-		}
+		return
 	}
 	c.expectations.forget(dsKey(ds))
 	c.enqueue(ds)
@@ -211,15 +206,9 @@ func (c *Controller) setFor(namespace string, ref *metav1.OwnerReference) *appsv
 }
 
 func (c *Controller) onRevision(obj interface{}) {
-	rev, ok := obj.(*appsv1.ControllerRevision)
+	rev, ok := informer.Object[*appsv1.ControllerRevision](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rev, ok = tomb.Obj.(*appsv1.ControllerRevision); !ok {
-			return
-		}
+		return
 	}
 	if ref := metav1.GetControllerOf(rev); ref != nil {
 		if ds := c.setFor(rev.Namespace, ref); ds != nil {
@@ -314,15 +303,9 @@ func (c *Controller) onPodUpdate(old, cur interface{}) {
 }
 
 func (c *Controller) onPodDelete(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := informer.Object[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if ds := c.setFor(pod.Namespace, metav1.GetControllerOf(pod)); ds != nil {
 		c.expectations.observed(dsKey(ds), 0, 1)

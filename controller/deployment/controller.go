@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Name is the controller's name, as kube-controller-manager calls it.
@@ -207,15 +208,9 @@ func (c *Controller) updateReplicaSet(oldObj, curObj interface{}) {
 }
 
 func (c *Controller) deleteReplicaSet(obj interface{}) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := informer.Object[*appsv1.ReplicaSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = tomb.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(rs)
 	if ref == nil {
@@ -228,15 +223,9 @@ func (c *Controller) deleteReplicaSet(obj interface{}) {
 
 // deletePod wakes a Recreate Deployment when its last old pod is gone.
 func (c *Controller) deletePod(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := informer.Object[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	d := c.deploymentForPod(pod)
 	if d == nil || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {

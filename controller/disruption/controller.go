@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Name is the controller's name, as kube-controller-manager's.
@@ -113,15 +114,9 @@ func newController(s *controller.Shared) (*Controller, error) {
 // podChanged queues the budget of a pod, and the pod itself when its
 // DisruptionTarget condition may go stale.
 func (c *Controller) podChanged(obj interface{}, live bool) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := informer.Object[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if pdb := c.pdbForPod(pod); pdb != nil {
 		c.worker.AddObject(pdb)

@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Names of what the controller keeps.
@@ -136,14 +137,11 @@ func newController(s *controller.Shared, cfg Config) (*Controller, error) {
 	// Only objects of the DNS Service matter among services, slices and
 	// endpoints.
 	mine := func(obj interface{}) bool {
-		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
-		}
-		m, ok := obj.(metav1.Object)
+		m, ok := informer.Object[metav1.Object](obj)
 		if !ok || m.GetNamespace() != cfg.Namespace {
 			return false
 		}
-		if _, isSlice := obj.(*discoveryv1.EndpointSlice); isSlice {
+		if _, isSlice := m.(*discoveryv1.EndpointSlice); isSlice {
 			return m.GetLabels()[discoveryv1.LabelServiceName] == cfg.Service || m.GetLabels()[discoveryv1.LabelManagedBy] == ManagedBy
 		}
 		return m.GetName() == cfg.Service

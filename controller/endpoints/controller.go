@@ -99,19 +99,7 @@ func newController(s *controller.Shared) (*Controller, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("%s: service handler: %w", Name, err)
 	}
-	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: c.podAdded,
-		UpdateFunc: func(old, cur interface{}) {
-			for _, key := range endpointutil.ServicesToUpdateOnPodChange(c.services, old, cur) {
-				c.worker.Add(key)
-			}
-		},
-		DeleteFunc: func(obj interface{}) {
-			if pod := endpointutil.PodFromDeleteAction(obj); pod != nil {
-				c.podAdded(pod)
-			}
-		},
-	}); err != nil {
+	if _, err := pods.Informer().AddEventHandler(endpointutil.PodHandler(c.services, c.worker.Add, logger)); err != nil {
 		return nil, fmt.Errorf("%s: pod handler: %w", Name, err)
 	}
 	if _, err := endpoints.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -120,22 +108,6 @@ func newController(s *controller.Shared) (*Controller, error) {
 		return nil, fmt.Errorf("%s: endpoints handler: %w", Name, err)
 	}
 	return c, nil
-}
-
-// podAdded queues the Services a pod belongs to.
-func (c *Controller) podAdded(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	keys, err := endpointutil.ServicesForPod(c.services, pod.Namespace, labels.Set(pod.Labels))
-	if err != nil {
-		c.logger.Error("services of pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-		return
-	}
-	for key := range keys {
-		c.worker.Add(key)
-	}
 }
 
 // Run keeps Endpoints until ctx ends.

@@ -19,6 +19,7 @@ import (
 
 	"berth/controller"
 	"berth/controller/endpoints/endpointutil"
+	"berth/internal/informer"
 )
 
 // Name is the controller's name, as kube-controller-manager's.
@@ -121,19 +122,7 @@ func newController(s *controller.Shared, cfg Config) (*Controller, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("%s: service handler: %w", Name, err)
 	}
-	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: c.podAdded,
-		UpdateFunc: func(old, cur interface{}) {
-			for _, key := range endpointutil.ServicesToUpdateOnPodChange(c.services, old, cur) {
-				c.worker.Add(key)
-			}
-		},
-		DeleteFunc: func(obj interface{}) {
-			if pod := endpointutil.PodFromDeleteAction(obj); pod != nil {
-				c.podAdded(pod)
-			}
-		},
-	}); err != nil {
+	if _, err := pods.Informer().AddEventHandler(endpointutil.PodHandler(c.services, c.worker.Add, logger)); err != nil {
 		return nil, fmt.Errorf("%s: pod handler: %w", Name, err)
 	}
 	if _, err := slices.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -158,15 +147,9 @@ func newController(s *controller.Shared, cfg Config) (*Controller, error) {
 			}
 		},
 		DeleteFunc: func(obj interface{}) {
-			s, ok := obj.(*discoveryv1.EndpointSlice)
+			s, ok := informer.Object[*discoveryv1.EndpointSlice](obj)
 			if !ok {
-				tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-				if !ok {
-					return
-				}
-				if s, ok = tomb.Obj.(*discoveryv1.EndpointSlice); !ok {
-					return
-				}
+				return
 			}
 			if managed(s) && c.tracker.has(s) && !c.tracker.handleDeletion(s) {
 				c.queueServiceOf(s)
@@ -189,22 +172,6 @@ func (c *Controller) queueServiceOf(s *discoveryv1.EndpointSlice) {
 		return
 	}
 	c.worker.AddAfter(key, sliceChangeDelay)
-}
-
-// podAdded queues the Services a pod belongs to.
-func (c *Controller) podAdded(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	keys, err := endpointutil.ServicesForPod(c.services, pod.Namespace, labels.Set(pod.Labels))
-	if err != nil {
-		c.logger.Error("services of pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-		return
-	}
-	for key := range keys {
-		c.worker.Add(key)
-	}
 }
 
 // Run keeps EndpointSlices until ctx ends.

@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"berth/internal/informer"
 )
 
 // monitor watches the metadata of one resource.
@@ -73,9 +75,7 @@ func (m *monitors) newMonitor(gvr schema.GroupVersionResource, gvk schema.GroupV
 	// The graph needs no managedFields; do not keep them.
 	_ = inf.SetTransform(stripManagedFields)
 	queue := func(typ eventType, obj, old interface{}) {
-		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
-		}
+		obj, _ = informer.Object[any](obj) // a delete's tombstone
 		acc, err := meta.Accessor(obj)
 		if err != nil {
 			m.logger.Error("object without metadata", "resource", gvr.String(), "err", err)

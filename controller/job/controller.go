@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Component is the controller's name in events.
@@ -224,15 +225,9 @@ func (c *Controller) updateJob(old, cur interface{}) {
 }
 
 func (c *Controller) deleteJob(obj interface{}) {
-	j, ok := obj.(*batchv1.Job)
+	j, ok := informer.Object[*batchv1.Job](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if j, ok = tomb.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	c.enqueue(j, 0)
 	c.cleanupPodFinalizers(j)
@@ -363,15 +358,9 @@ func sameRef(a, b *metav1.OwnerReference) bool {
 
 // deletePod handles a pod deleted (final) or marked for deletion.
 func (c *Controller) deletePod(obj interface{}, final bool) {
-	p, ok := obj.(*corev1.Pod)
+	p, ok := informer.Object[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if p, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(p)
 	hasFinalizer := hasTrackingFinalizer(p)

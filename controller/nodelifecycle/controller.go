@@ -24,9 +24,6 @@ const Name = "node-lifecycle-controller"
 // component is the source of the controller's events.
 const component = "node-controller"
 
-// nodeNameIndex indexes pods by spec.nodeName.
-const nodeNameIndex = "spec.nodeName"
-
 // Controller is the node lifecycle controller.
 type Controller struct {
 	cfg          Config
@@ -110,24 +107,12 @@ func newController(s *controller.Shared, cfg Config) (*Controller, error) {
 	nodes := s.Informers.Core().V1().Nodes()
 	leases := s.Informers.Coordination().V1().Leases()
 	pods := s.Informers.Core().V1().Pods()
-	if err := ensureNodeNameIndex(pods.Informer()); err != nil {
+	podsByNode, err := controller.PodsByNode(pods.Informer())
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
+	c.podsByNode = podsByNode
 	c.nodes, c.leases, c.pods = nodes.Lister(), leases.Lister(), pods.Lister()
-	indexer := pods.Informer().GetIndexer()
-	c.podsByNode = func(node string) ([]*corev1.Pod, error) {
-		objs, err := indexer.ByIndex(nodeNameIndex, node)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]*corev1.Pod, 0, len(objs))
-		for _, o := range objs {
-			if p, ok := o.(*corev1.Pod); ok {
-				out = append(out, p)
-			}
-		}
-		return out, nil
-	}
 	c.synced = []cache.InformerSynced{nodes.Informer().HasSynced, leases.Informer().HasSynced, pods.Informer().HasSynced}
 
 	if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -150,21 +135,6 @@ func newController(s *controller.Shared, cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("%s: pod handler: %w", Name, err)
 	}
 	return c, nil
-}
-
-// ensureNodeNameIndex indexes a pod informer by node, unless another
-// controller already did.
-func ensureNodeNameIndex(inf cache.SharedIndexInformer) error {
-	if _, ok := inf.GetIndexer().GetIndexers()[nodeNameIndex]; ok {
-		return nil
-	}
-	return inf.AddIndexers(cache.Indexers{nodeNameIndex: func(obj interface{}) ([]string, error) {
-		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Spec.NodeName == "" {
-			return nil, nil
-		}
-		return []string{pod.Spec.NodeName}, nil
-	}})
 }
 
 // podUpdated queues pods newly bound to a node: one bound to a node that

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Name is the controller's name, as kube-controller-manager calls it.
@@ -179,22 +180,16 @@ func (c *Controller) updateRS(oldObj, curObj interface{}) {
 	// A ReplicaSet deleted and recreated under the same name between two
 	// events: forget the old one's expectations.
 	if curRS.UID != oldRS.UID {
-		c.deleteRS(cache.DeletedFinalStateUnknown{Key: key(oldRS), Obj: oldRS})
+		c.deleteRS(oldRS)
 	}
 	// Every update syncs: a failed creation waits for any change to retry.
 	c.enqueue(curRS)
 }
 
 func (c *Controller) deleteRS(obj interface{}) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := informer.Object[*appsv1.ReplicaSet](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rs, ok = tomb.Obj.(*appsv1.ReplicaSet); !ok {
-			return
-		}
+		return
 	}
 	k := key(rs)
 	c.exp.delete(k)
@@ -298,15 +293,9 @@ func (c *Controller) updatePod(oldObj, curObj interface{}) {
 }
 
 func (c *Controller) deletePod(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := informer.Object[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Names and texts as Kubernetes publishes them.
@@ -106,10 +107,7 @@ func NewWithConfig(s *controller.Shared, cfg Config) (controller.Controller, err
 // configMapChanged queues the namespace of a changed or deleted
 // kube-root-ca.crt.
 func (c *Controller) configMapChanged(obj interface{}) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	cm, ok := obj.(*corev1.ConfigMap)
+	cm, ok := informer.Object[*corev1.ConfigMap](obj)
 	if !ok || cm.Name != ConfigMapName {
 		return
 	}

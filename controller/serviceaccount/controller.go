@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 // Config tunes the service account controller.
@@ -103,10 +104,7 @@ func NewWithConfig(s *controller.Shared, cfg Config) (controller.Controller, err
 
 // serviceAccountDeleted queues the namespace of a deleted service account.
 func (c *Controller) serviceAccountDeleted(obj interface{}) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	sa, ok := obj.(*corev1.ServiceAccount)
+	sa, ok := informer.Object[*corev1.ServiceAccount](obj)
 	if !ok {
 		return
 	}

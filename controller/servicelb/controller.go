@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"berth/controller"
+	"berth/internal/informer"
 )
 
 const (
@@ -186,10 +187,7 @@ func (c *Controller) queueAll() {
 // sliceChanged queues the Service of an EndpointSlice if its load balancer
 // depends on its endpoints (externalTrafficPolicy Local).
 func (c *Controller) sliceChanged(obj interface{}) {
-	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = d.Obj
-	}
-	s, ok := obj.(*discoveryv1.EndpointSlice)
+	s, ok := informer.Object[*discoveryv1.EndpointSlice](obj)
 	if !ok || s.Labels[discoveryv1.LabelServiceName] == "" {
 		return
 	}

@@ -21,6 +21,7 @@ import (
 
 	"berth/controller"
 	"berth/controller/history"
+	"berth/internal/informer"
 )
 
 // Name is the controller's name (its events' source component is
@@ -207,15 +208,9 @@ func (c *Controller) onPodUpdate(old, cur interface{}) {
 }
 
 func (c *Controller) onPodDelete(obj interface{}) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := informer.Object[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if set := c.setFor(pod.Namespace, ref); set != nil {

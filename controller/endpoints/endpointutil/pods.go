@@ -2,6 +2,7 @@ package endpointutil
 
 import (
 	"fmt"
+	"log/slog"
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"berth/internal/informer"
 )
 
 // ShouldPodBeInEndpoints reports whether a pod belongs in a Service's
@@ -82,18 +85,32 @@ func FindPort(pod *corev1.Pod, svcPort *corev1.ServicePort) (int, error) {
 	return 0, fmt.Errorf("no suitable port for manifest: %s", pod.UID)
 }
 
-// PodFromDeleteAction returns the pod of an informer deletion, tombstones
-// included; nil for anything else.
-func PodFromDeleteAction(obj interface{}) *corev1.Pod {
-	if pod, ok := obj.(*corev1.Pod); ok {
-		return pod
-	}
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		if pod, ok := tomb.Obj.(*corev1.Pod); ok {
-			return pod
+// PodHandler is the pod event handler of the endpoint controllers: it
+// queues, through add, the keys of the Services a pod event concerns.
+func PodHandler(services corelisters.ServiceLister, add func(key string), logger *slog.Logger) cache.ResourceEventHandlerFuncs {
+	added := func(obj interface{}) {
+		pod, ok := informer.Object[*corev1.Pod](obj)
+		if !ok {
+			return
+		}
+		keys, err := ServicesForPod(services, pod.Namespace, labels.Set(pod.Labels))
+		if err != nil {
+			logger.Error("services of pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+			return
+		}
+		for key := range keys {
+			add(key)
 		}
 	}
-	return nil
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: added,
+		UpdateFunc: func(old, cur interface{}) {
+			for _, key := range ServicesToUpdateOnPodChange(services, old, cur) {
+				add(key)
+			}
+		},
+		DeleteFunc: added,
+	}
 }
 
 // ServicesForPod returns the keys of the Services of a namespace whose

@@ -24,8 +24,6 @@ import (
 // kube-controller-manager's.
 const Name = "taint-eviction-controller"
 
-const nodeNameIndex = "spec.nodeName"
-
 // deleteAttempts bounds the tries of one deletion before the key is
 // retried with back-off.
 const deleteAttempts = 5
@@ -85,24 +83,12 @@ func newController(s *controller.Shared) (*Controller, error) {
 	c.worker = controller.NewWorker(Name, logger, c.sync)
 	pods := s.Informers.Core().V1().Pods()
 	nodes := s.Informers.Core().V1().Nodes()
-	if err := ensureNodeNameIndex(pods.Informer()); err != nil {
+	podsByNode, err := controller.PodsByNode(pods.Informer())
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
+	c.podsByNode = podsByNode
 	c.pods, c.nodes = pods.Lister(), nodes.Lister()
-	indexer := pods.Informer().GetIndexer()
-	c.podsByNode = func(node string) ([]*corev1.Pod, error) {
-		objs, err := indexer.ByIndex(nodeNameIndex, node)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]*corev1.Pod, 0, len(objs))
-		for _, o := range objs {
-			if p, ok := o.(*corev1.Pod); ok {
-				out = append(out, p)
-			}
-		}
-		return out, nil
-	}
 	c.synced = []cache.InformerSynced{pods.Informer().HasSynced, nodes.Informer().HasSynced}
 
 	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -135,21 +121,6 @@ func newController(s *controller.Shared) (*Controller, error) {
 		return nil, fmt.Errorf("%s: node handler: %w", Name, err)
 	}
 	return c, nil
-}
-
-// ensureNodeNameIndex indexes a pod informer by node, unless another
-// controller already did.
-func ensureNodeNameIndex(inf cache.SharedIndexInformer) error {
-	if _, ok := inf.GetIndexer().GetIndexers()[nodeNameIndex]; ok {
-		return nil
-	}
-	return inf.AddIndexers(cache.Indexers{nodeNameIndex: func(obj interface{}) ([]string, error) {
-		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Spec.NodeName == "" {
-			return nil, nil
-		}
-		return []string{pod.Spec.NodeName}, nil
-	}})
 }
 
 // nodeChanged queues the pods of a node whose NoExecute taints changed.
