@@ -178,6 +178,18 @@ func TestForegroundDeletion(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		pod(t, c, ns, fmt.Sprintf("web-%d", i), rsRef(rs, true))
 	}
+	// Blocking is only as good as the collector's graph, as in Kubernetes:
+	// a dependent it has not seen yet does not hold the owner. A pod of an
+	// owner that never existed, created after the others and collected,
+	// shows the graph has seen them (it takes each resource's events in
+	// order).
+	ghost := rs.DeepCopy()
+	ghost.Name, ghost.UID = "ghost", types.UID("00000000-0000-0000-0000-00000000abcd")
+	pod(t, c, ns, "sentinel", rsRef(ghost, false))
+	eventually(t, "the sentinel pod collected", func() (bool, error) {
+		_, err := c.CoreV1().Pods(ns).Get(ctx, "sentinel", metav1.GetOptions{})
+		return gone(err)
+	})
 	pods, err := c.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: rs.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +232,7 @@ func TestForegroundDeletion(t *testing.T) {
 	for deleted < 3 {
 		select {
 		case ev := <-pods.ResultChan():
-			if ev.Type != watch.Deleted {
+			if ev.Type != watch.Deleted || ev.Object.(*corev1.Pod).Name == "sentinel" {
 				continue
 			}
 			deleted++
