@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,14 +193,14 @@ func (c *cluster) testExec(t *testing.T, ns string) {
 		t.Errorf("exec of a program that does not exist succeeded: %s", r)
 	}
 
-	if got := c.kubectlIn(t, "hello berth\n", "exec", "-i", "-n", ns, "talker", "-c", "a", "--", "tr", "a-z", "A-Z"); got != "HELLO BERTH\n" {
+	if got := c.kubectlTyped(t, "hello berth\n", "exec", "-i", "-n", ns, "talker", "-c", "a", "--", "tr", "a-z", "A-Z"); got != "HELLO BERTH\n" {
 		t.Errorf("exec -i tr a-z A-Z: %q, want \"HELLO BERTH\\n\"", got)
 	}
 	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
-	if got := strings.TrimSpace(c.kubectlIn(t, big, "exec", "-i", "-n", ns, "talker", "-c", "a", "--", "wc", "-c")); got != strconv.Itoa(len(big)) {
+	if got := strings.TrimSpace(c.kubectlTyped(t, big, "exec", "-i", "-n", ns, "talker", "-c", "a", "--", "wc", "-c")); got != strconv.Itoa(len(big)) {
 		t.Errorf("exec -i wc -c of 1 MiB: %q, want %d", got, len(big))
 	}
-	c.kubectlIn(t, "written through stdin\n", "exec", "-i", "-n", ns, "talker", "-c", "a", "--", "sh", "-c", "cat > /tmp/stdin.txt")
+	c.kubectlTyped(t, "written through stdin\n", "exec", "-i", "-n", ns, "talker", "-c", "a", "--", "sh", "-c", "cat > /tmp/stdin.txt")
 	if got := c.kubectl(t, "exec", "-n", ns, "talker", "-c", "a", "--", "cat", "/tmp/stdin.txt"); got != "written through stdin\n" {
 		t.Errorf("file written by exec -i: %q", got)
 	}
@@ -263,7 +264,7 @@ func (c *cluster) testCopy(t *testing.T, ns string) {
 // testRunAttach: kubectl run -i --rm attaches to the new container's stdin
 // and stdout, and deletes the pod when it ends.
 func (c *cluster) testRunAttach(t *testing.T, ns string) {
-	r := c.run(strings.NewReader("hello\n"), "run", "-n", ns, "attached", "-i", "--rm", "--restart=Never", "--image=busybox",
+	r := c.run(lateEOF("hello\n"), "run", "-n", ns, "attached", "-i", "--rm", "--restart=Never", "--image=busybox",
 		"--pod-running-timeout=2m", "--", "sh", "-c", "read x; echo \"got $x\"")
 	if r.code != 0 || !strings.Contains(r.stdout, "got hello") {
 		t.Errorf("kubectl run -i --rm: want success and \"got hello\": %s", r)
@@ -281,4 +282,31 @@ func execOutput(name string, args ...string) (string, error) {
 		return string(out), fmt.Errorf("%s: %w", name, err)
 	}
 	return string(out), nil
+}
+
+// lateEOF is stdin that ends a second after its input. containerd 1.6
+// loses stdin still in its FIFO when the end follows at once: with
+// StdinOnce (every CRI exec, and kubectl run -i) it closes the shim's end
+// of the FIFO before the shim has read everything
+// (containerd/containerd#12734, #4489). Under load a test feeding a
+// string hits it; a person typing does not.
+func lateEOF(input string) io.Reader {
+	return io.MultiReader(strings.NewReader(input), readerFunc(func([]byte) (int, error) {
+		time.Sleep(time.Second)
+		return 0, io.EOF
+	}))
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// kubectlTyped is kubectl with lateEOF stdin.
+func (c *cluster) kubectlTyped(t *testing.T, input string, args ...string) string {
+	t.Helper()
+	r := c.run(lateEOF(input), args...)
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	return r.stdout
 }
