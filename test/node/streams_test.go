@@ -74,7 +74,7 @@ spec:
   containers:
   - name: main
     image: busybox
-    args: [sh, -c, 'sleep 3; for i in 1 2 3; do echo "count $i"; sleep 1; done']
+    args: [sh, -c, 'until [ -e /tmp/go ]; do sleep 0.2; done; for i in 1 2 3; do echo "count $i"; sleep 1; done']
 ---
 apiVersion: v1
 kind: Pod
@@ -133,9 +133,12 @@ func (c *cluster) testLogs(t *testing.T, ns string) {
 	}
 	f.stop()
 
-	// -f ends when the container does.
+	// -f ends when the container does. finite counts once told to, so
+	// that kubectl follows it from before its first line however slow the
+	// machine.
 	c.waitRunning(t, ns, "finite")
 	f = c.startKubectl(t, 60*time.Second, "logs", "-f", "-n", ns, "finite")
+	c.kubectl(t, "exec", "-n", ns, "finite", "--", "touch", "/tmp/go")
 	for i := 1; i <= 3; i++ {
 		if line, err := f.next(30 * time.Second); err != nil || line != fmt.Sprintf("count %d", i) {
 			t.Fatalf("logs -f finite: line %d: %q (%v)", i, line, err)
