@@ -365,6 +365,9 @@ func BenchmarkPodStartup(b *testing.B) {
 		for i, name := range names {
 			t, _ := rw.at(name)
 			l.add(t.Sub(created[i]))
+			if d := t.Sub(created[i]); d > 2*time.Second && interval < 0 {
+				fmt.Printf("slow: %s created %s, Running after %v\n", name, created[i].Format("15:04:05.000"), d)
+			}
 		}
 		fmt.Printf("pod startup, %-22s n=%d  p50 %6.0f ms  p90 %6.0f ms  p99 %6.0f ms  max %6.0f ms  wall %5.1f s\n",
 			what, pods, ms(l.quantile(0.5)), ms(l.quantile(0.9)), ms(l.quantile(0.99)), ms(l.quantile(1)), wall.Seconds())
