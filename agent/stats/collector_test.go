@@ -246,11 +246,7 @@ func TestPodStats(t *testing.T) {
 // back (a restarted container) gives no rate.
 func TestCPURates(t *testing.T) {
 	at := time.Unix(1800000000, 0)
-	f := podFixture(false, at)
-	c, err := New(Config{Runtime: f, HostRoot: hostTree(t, map[string]string{"proc/meminfo": meminfo, "proc/stat": procStat})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, f := rateFixture(t, at)
 	now := at
 	c.now = func() time.Time { return now }
 	sum := func(step time.Duration, cpu map[string]uint64) *Summary {
@@ -315,11 +311,7 @@ func TestConfigValidate(t *testing.T) {
 // window between samples, so that the node's and the pods' come together.
 func TestCPURatesComeTogether(t *testing.T) {
 	at := time.Unix(1800000000, 0)
-	f := podFixture(false, at)
-	c, err := New(Config{Runtime: f, HostRoot: hostTree(t, map[string]string{"proc/meminfo": meminfo, "proc/stat": procStat})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, f := rateFixture(t, at)
 	sample := func(now, runtimeAt time.Time) *Summary {
 		t.Helper()
 		c.now = func() time.Time { return now }
@@ -340,4 +332,16 @@ func TestCPURatesComeTogether(t *testing.T) {
 	if s.Node.CPU.UsageNanoCores == nil || s.Pods[1].CPU.UsageNanoCores == nil {
 		t.Errorf("rates over a 1.2 s window: node %v, pod %v", s.Node.CPU.UsageNanoCores, s.Pods[1].CPU.UsageNanoCores)
 	}
+}
+
+// rateFixture is a collector on the pod fixture at a fixed time and a fake
+// host.
+func rateFixture(t *testing.T, at time.Time) (*Collector, *fakeRuntime) {
+	t.Helper()
+	f := podFixture(false, at)
+	c, err := New(Config{Runtime: f, HostRoot: hostTree(t, map[string]string{"proc/meminfo": meminfo, "proc/stat": procStat})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, f
 }
