@@ -30,6 +30,9 @@ func (w *worker) syncRunning(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		return err
 	}
+	if rt, err = w.settleOOM(ctx, pod, rt); err != nil {
+		return err
+	}
 	var errs []error
 	if w.status == nil && pod.Status.StartTime == nil {
 		// The first status says what happens: ContainerCreating.
