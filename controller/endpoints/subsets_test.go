@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	apiendpoints "berth/apiserver/registry/core/endpoints"
 )
 
 func testPod(name, ip string, ready bool, mutate ...func(*corev1.Pod)) *corev1.Pod {
@@ -122,36 +124,25 @@ func TestDesiredSubsets(t *testing.T) {
 	}
 }
 
-func TestRepackGroupsAddressesByPorts(t *testing.T) {
-	addr := func(ip string) corev1.EndpointAddress {
-		return corev1.EndpointAddress{IP: ip, TargetRef: &corev1.ObjectReference{UID: types.UID(ip)}}
-	}
-	p80 := corev1.EndpointPort{Name: "a", Port: 80, Protocol: corev1.ProtocolTCP}
-	p90 := corev1.EndpointPort{Name: "b", Port: 90, Protocol: corev1.ProtocolTCP}
-	in := []corev1.EndpointSubset{
-		{Addresses: []corev1.EndpointAddress{addr("1.1.1.1")}, Ports: []corev1.EndpointPort{p80}},
-		{Addresses: []corev1.EndpointAddress{addr("1.1.1.1")}, Ports: []corev1.EndpointPort{p90}},
-		{Addresses: []corev1.EndpointAddress{addr("2.2.2.2")}, Ports: []corev1.EndpointPort{p80}},
-		{NotReadyAddresses: []corev1.EndpointAddress{addr("1.1.1.1")}, Ports: []corev1.EndpointPort{p80}},
-	}
-	got := repackSubsets(in)
-	// 1.1.1.1 is not ready on port a (not ready wins), ready on b.
-	want := map[string]string{
-		"a": "{2.2.2.2 | 1.1.1.1 | a:80/TCP}",
-		"b": "{1.1.1.1 | | b:90/TCP}",
-	}
+// The subsets the controller computes are in the form the API server
+// stores, whatever the order of the pods: else every sync would see a
+// difference and rewrite the Endpoints (losing the trigger time).
+func TestDesiredSubsetsAreStoredForm(t *testing.T) {
+	svc := testService(func(s *corev1.Service) {
+		s.Spec.Ports = []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("http")}}
+	})
+	a := testPod("a", "10.0.0.1", true, func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 8080 })
+	b := testPod("b", "10.0.0.2", false, func(p *corev1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 8081 })
+	got := desiredSubsets(svc, []*corev1.Pod{a, b})
 	if len(got) != 2 {
-		t.Fatalf("subsets = %s; want 2", summary(got))
+		t.Fatalf("subsets = %s; want two (the ports differ)", summary(got))
 	}
-	for _, s := range got {
-		if w := want[s.Ports[0].Name]; summary([]corev1.EndpointSubset{s}) != w {
-			t.Errorf("subset = %s; want %s", summary([]corev1.EndpointSubset{s}), w)
-		}
+	if again := desiredSubsets(svc, []*corev1.Pod{b, a}); !reflect.DeepEqual(got, again) {
+		t.Errorf("pod order changes the subsets:\n%s\n%s", summary(got), summary(again))
 	}
-	// Canonical: repacking again changes nothing, whatever the input order.
-	again := repackSubsets([]corev1.EndpointSubset{in[3], in[2], in[1], in[0]})
-	if !reflect.DeepEqual(got, again) {
-		t.Errorf("repack is not canonical:\n%s\n%s", summary(got), summary(again))
+	stored := apiendpoints.RepackSubsets(append([]corev1.EndpointSubset(nil), got...))
+	if !reflect.DeepEqual(got, stored) {
+		t.Errorf("the API server stores other subsets:\n%s\n%s", summary(got), summary(stored))
 	}
 }
 
