@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"berth/images"
+	"berth/internal/testbin"
 )
 
 // Registry is a registry holding the built-in images.
@@ -105,8 +105,11 @@ func Programs(t testing.TB) (pause, demo []byte) {
 			return
 		}
 		defer os.RemoveAll(dir)
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
+		root, err := testbin.ModuleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
 		for _, p := range []string{"pause", "demo"} {
 			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, p), "./images/"+p)
 			cmd.Dir = root
